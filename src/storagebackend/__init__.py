@@ -1,0 +1,55 @@
+"""storagebackend: store documents (uid -> {key: bytes}) anywhere a URL points.
+
+>>> import storagebackend as sb
+>>> with sb.open("memory://") as store:
+...     note = store.create({"title": b"Hello"})
+...     store[note.uid]["title"]
+b'Hello'
+"""
+
+from storagebackend.backends.base import Backend
+from storagebackend.errors import (
+    BackendUnavailableError,
+    ConflictError,
+    CorruptStoreError,
+    DocumentNotFoundError,
+    InvalidKeyError,
+    InvalidUIDError,
+    InvalidValueError,
+    ReadOnlyError,
+    StorageClosedError,
+    StorageError,
+    StorageIOError,
+    StorageLockedError,
+    StoreNotFoundError,
+)
+from storagebackend.opening import open, open_config
+from storagebackend.registry import register_backend
+from storagebackend.storage import Document, Storage
+from storagebackend.uid import UID
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "UID",
+    "Backend",
+    "BackendUnavailableError",
+    "ConflictError",
+    "CorruptStoreError",
+    "Document",
+    "DocumentNotFoundError",
+    "InvalidKeyError",
+    "InvalidUIDError",
+    "InvalidValueError",
+    "ReadOnlyError",
+    "Storage",
+    "StorageClosedError",
+    "StorageError",
+    "StorageIOError",
+    "StorageLockedError",
+    "StoreNotFoundError",
+    "__version__",
+    "open",
+    "open_config",
+    "register_backend",
+]

@@ -1,0 +1,1 @@
+"""Backends: where documents live (memory, SQLite, files, servers)."""

@@ -1,0 +1,263 @@
+"""SQLite backend (stdlib ``sqlite3``): ``sqlite:///abs.db``, ``sqlite:rel.db``, ``x.db``.
+
+Schema: ``documents(uid)`` keeps documents even without keys, ``entries(uid,
+key, value)`` holds the pairs; ``PRAGMA application_id`` marks the file as
+ours and ``PRAGMA user_version`` is the schema version. WAL and
+``synchronous=FULL``: a sync that returned survives a power cut. Changes wait
+in the write buffer of :class:`BufferedBackend`, so SQLite's write lock is held
+only for the one short transaction of each sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar, Final
+from urllib.parse import quote
+
+from storagebackend.backends.base import DocumentData
+from storagebackend.backends.buffered import BufferedBackend, Pending
+from storagebackend.errors import (
+    CorruptStoreError,
+    StorageError,
+    StorageIOError,
+    StorageLockedError,
+    StoreNotFoundError,
+)
+from storagebackend.urls import parse_local
+
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteBackend"]
+
+log = logging.getLogger(__name__)
+
+#: Written to ``PRAGMA application_id``: "sbk1" in ASCII, marks a storagebackend database.
+APPLICATION_ID: Final = 0x73626B31
+SCHEMA_VERSION: Final = 1
+_HEADER: Final = b"SQLite format 3\x00"
+_SCHEMA: Final = (
+    "CREATE TABLE documents (uid TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE entries (uid TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (uid, key))",
+    f"PRAGMA application_id = {APPLICATION_ID}",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+_CORRUPT_CODES: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+_LOCKED_CODES: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
+class SQLiteBackend(BufferedBackend):
+    """Documents in a SQLite database file; several processes may share it."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    extensions: ClassVar[tuple[str, ...]] = (".db", ".sqlite", ".sqlite3")
+
+    def __init__(self, path: str | os.PathLike[str], flag: str = "c", lock_timeout: float = 5.0) -> None:
+        super().__init__(flag)
+        self.path = os.fspath(path)
+        self._has_schema = False
+        if not os.path.exists(self.path):
+            if self.flag in ("w", "r"):
+                raise StoreNotFoundError(f"{self.path}: no such SQLite store (flag {self.flag!r} needs one)")
+        elif not self._looks_like_sqlite():
+            if self.flag != "n":
+                raise CorruptStoreError(f"{self.path}: not a SQLite database (open with flag 'n' to replace it)")
+            self._remove_files()
+        self._lock_timeout = float(lock_timeout)
+        self._conn = self._connect(self._lock_timeout)
+        try:
+            self._prepare()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str, *, flag: str = "c", **options: Any) -> SQLiteBackend:
+        """Open ``sqlite:PATH``, ``sqlite:///ABS`` or a bare ``x.db`` path."""
+        local = parse_local(url)
+        if local.query:
+            raise ValueError(f"unknown query parameter {next(iter(local.query))!r} in SQLite URL {url!r}")
+        return cls(local.path, flag=flag, lock_timeout=options.get("lock_timeout", 5.0))
+
+    def describe(self) -> str:
+        return f"sqlite:{quote(self.path, safe='/')}"
+
+    # -- opening ---------------------------------------------------------------------
+
+    def _looks_like_sqlite(self) -> bool:
+        """True for a SQLite file or an empty one (an empty database, as in SQLite)."""
+        try:
+            with open(self.path, "rb") as file:
+                header = file.read(len(_HEADER))
+        except OSError as exc:
+            raise StorageIOError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        return header in (b"", _HEADER)
+
+    def _remove_files(self) -> None:
+        """Flag ``"n"`` over a file that is no database: remove it and its journals."""
+        log.info("replacing %s, which is not a SQLite database (flag 'n')", self.path)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(self.path + suffix)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StorageIOError(f"{self.path}{suffix}: cannot remove: {exc.strerror or exc}") from exc
+
+    def _connect(self, lock_timeout: float) -> sqlite3.Connection:
+        """Connect in autocommit mode: transactions are begun only by ``commit``."""
+        target, uri = self.path, False
+        if self.read_only:
+            target, uri = "file:" + quote(os.path.abspath(self.path)) + "?mode=ro", True
+        try:
+            return sqlite3.connect(target, uri=uri, timeout=lock_timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise self._error(exc, "cannot open") from exc
+
+    def _prepare(self) -> None:
+        """Check that the file is a storagebackend database; create the schema if empty."""
+        with self._mapped("cannot open"):
+            if not self.read_only:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = FULL")
+            state = self._schema_state()
+            if state == "empty" and not self.read_only:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if self._schema_state() == "empty":
+                        for statement in _SCHEMA:
+                            self._conn.execute(statement)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                state = self._schema_state()
+        if state == "foreign" and self.flag == "n":
+            self._conn.close()
+            self._remove_files()
+            self._conn = self._connect(self._lock_timeout)
+            self._prepare()
+            return
+        if state == "foreign":
+            raise CorruptStoreError(
+                f"{self.path}: a SQLite database, but not a storagebackend store (open with flag 'n' to replace it)"
+            )
+        if state == "newer":
+            raise CorruptStoreError(
+                f"{self.path}: storagebackend schema version is newer than {SCHEMA_VERSION}; upgrade storagebackend"
+            )
+        self._has_schema = state == "ours"
+
+    def _schema_state(self) -> str:
+        """``"ours"``, ``"newer"``, ``"empty"`` (no tables at all) or ``"foreign"``."""
+        application_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if application_id == APPLICATION_ID:
+            return "ours" if version <= SCHEMA_VERSION else "newer"
+        has_tables = self._conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None
+        return "foreign" if has_tables or application_id else "empty"
+
+    # -- errors ------------------------------------------------------------------------
+
+    def _error(self, exc: sqlite3.Error, action: str) -> StorageError:
+        """Map a sqlite3 error to the StorageError a user should see."""
+        code = getattr(exc, "sqlite_errorname", "")
+        if code in _CORRUPT_CODES:
+            return CorruptStoreError(f"{self.path}: {action}: the database is corrupt ({exc})")
+        if code in _LOCKED_CODES or "locked" in str(exc):
+            return StorageLockedError(f"{self.path}: {action}: the database stays locked by another connection ({exc})")
+        return StorageIOError(f"{self.path}: {action}: {exc}")
+
+    @contextmanager
+    def _mapped(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._error(exc, action) from exc
+
+    # -- stored state --------------------------------------------------------------------
+
+    def stored_value(self, uid: str, key: str) -> bytes | None:
+        if not self._has_schema:
+            return None
+        try:
+            row = self._conn.execute("SELECT value FROM entries WHERE uid = ? AND key = ?", (uid, key)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "cannot read") from exc
+        return None if row is None else bytes(row[0])
+
+    def stored_document(self, uid: str) -> DocumentData | None:
+        if not self.stored_has(uid):
+            return None
+        with self._mapped("cannot read"):
+            rows = self._conn.execute("SELECT key, value FROM entries WHERE uid = ? ORDER BY rowid", (uid,)).fetchall()
+        return {key: bytes(value) for key, value in rows}
+
+    def stored_has(self, uid: str) -> bool:
+        if not self._has_schema:
+            return False
+        try:
+            row = self._conn.execute("SELECT 1 FROM documents WHERE uid = ?", (uid,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "cannot read") from exc
+        return row is not None
+
+    def stored_uids(self) -> list[str]:
+        if not self._has_schema:
+            return []
+        with self._mapped("cannot read"):
+            return [uid for (uid,) in self._conn.execute("SELECT uid FROM documents")]
+
+    def stored_count(self) -> int:
+        if not self._has_schema:
+            return 0
+        with self._mapped("cannot read"):
+            count: int = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        return count
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def commit(self, cleared: bool, pending: Mapping[str, Pending | None]) -> None:
+        gone = [(uid,) for uid, change in pending.items() if change is None or change.replace]
+        deleted = [(uid,) for uid, change in pending.items() if change is None]
+        kept = [(uid,) for uid, change in pending.items() if change is not None]
+        values = [
+            (uid, key, value)
+            for uid, change in pending.items()
+            if change is not None
+            for key, value in change.values.items()
+            if value is not None
+        ]
+        removed_keys = [
+            (uid, key)
+            for uid, change in pending.items()
+            if change is not None and not change.replace
+            for key, value in change.values.items()
+            if value is None
+        ]
+        conn = self._conn
+        with self._mapped("cannot sync"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if cleared:
+                    conn.execute("DELETE FROM entries")
+                    conn.execute("DELETE FROM documents")
+                conn.executemany("DELETE FROM entries WHERE uid = ?", gone)
+                conn.executemany("DELETE FROM documents WHERE uid = ?", deleted)
+                conn.executemany("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept)
+                conn.executemany(
+                    "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
+                    values,
+                )
+                conn.executemany("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._mapped("cannot close"):
+            self._conn.close()

@@ -1,0 +1,96 @@
+"""The exceptions of storagebackend.
+
+Every error the library raises is a :class:`StorageError` and also the builtin
+exception a Python user would already catch (``KeyError`` for a missing
+document, ``FileNotFoundError`` for a missing store, ...), as listed in
+section 8 of the contract.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConflictError",
+    "CorruptStoreError",
+    "DocumentNotFoundError",
+    "InvalidKeyError",
+    "InvalidKeyTypeError",
+    "InvalidUIDError",
+    "InvalidUIDTypeError",
+    "InvalidValueError",
+    "InvalidValueTypeError",
+    "ReadOnlyError",
+    "StorageClosedError",
+    "StorageError",
+    "StorageIOError",
+    "StorageLockedError",
+    "StoreNotFoundError",
+]
+
+
+class StorageError(Exception):
+    """Base class of every error raised by storagebackend."""
+
+
+class InvalidKeyError(StorageError, ValueError):
+    """A key is not a str of 1 to ``max_key_length`` printable characters."""
+
+
+class InvalidKeyTypeError(InvalidKeyError, TypeError):
+    """A key is not a ``str`` at all (so ``except TypeError`` catches it too)."""
+
+
+class InvalidValueError(StorageError, ValueError):
+    """A value is not bytes-like or is larger than ``max_value_size``."""
+
+
+class InvalidValueTypeError(InvalidValueError, TypeError):
+    """A value (or a document) has the wrong type, e.g. ``str`` instead of bytes."""
+
+
+class InvalidUIDError(StorageError, ValueError):
+    """A uid is neither a :class:`~storagebackend.UID` nor 32 hex digits."""
+
+
+class InvalidUIDTypeError(InvalidUIDError, TypeError):
+    """A uid has the wrong type, e.g. ``bytes`` or ``int``."""
+
+
+class DocumentNotFoundError(StorageError, KeyError):
+    """No document has this uid (a ``KeyError``, as from a ``dict``)."""
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ shows the repr of its argument; a sentence reads better.
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class StoreNotFoundError(StorageError, FileNotFoundError):
+    """Flag ``"w"`` or ``"r"`` was given for a store that does not exist."""
+
+
+class CorruptStoreError(StorageError, ValueError):
+    """The stored data cannot be decoded; the message names the file or URL."""
+
+
+class StorageIOError(StorageError, OSError):
+    """Reading or writing failed; ``__cause__`` is the original error."""
+
+
+class StorageLockedError(StorageError, TimeoutError):
+    """Another process holds the store's lock longer than ``lock_timeout``."""
+
+
+class ConflictError(StorageError):
+    """The remote store changed since it was loaded; nothing was overwritten."""
+
+
+class ReadOnlyError(StorageError, PermissionError):
+    """A write was attempted on a store opened with flag ``"r"``."""
+
+
+class StorageClosedError(StorageError, ValueError):
+    """The store was closed; like an operation on a closed file."""
+
+
+class BackendUnavailableError(StorageError, ConnectionError):
+    """A server cannot be reached; the message names host and port, never the password."""

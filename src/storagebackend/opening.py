@@ -1,0 +1,116 @@
+"""``open`` and ``open_config``: from a URL or a config mapping to a Storage."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import quote
+
+from storagebackend.backends.base import check_flag
+from storagebackend.registry import SQLITE_EXTENSIONS, backend_class, known_schemes
+from storagebackend.storage import Storage
+from storagebackend.urls import local_url, split_scheme
+
+__all__ = ["open", "open_config"]
+
+#: Options every backend accepts (ignored where they mean nothing).
+COMMON_OPTIONS: Final = frozenset({"flag", "max_key_length", "max_value_size", "lock_timeout"})
+_LIMIT_OPTIONS: Final = ("max_key_length", "max_value_size")
+#: Keys of ``open_config`` that make up the URL rather than being options.
+_URL_PARTS: Final = ("host", "port", "user", "password", "path")
+
+
+def _scheme_of(url: str | os.PathLike[str]) -> str:
+    """The scheme that opens ``url``: its own, or one chosen by a bare path's extension."""
+    if isinstance(url, os.PathLike):
+        url = os.fspath(url)
+    elif not isinstance(url, str):
+        raise TypeError(f"open() needs a URL or path as str or os.PathLike, got {type(url).__name__}")
+    if not url:
+        raise ValueError(f"empty URL; give a path or a URL with one of the schemes: {', '.join(known_schemes())}")
+    scheme, _ = split_scheme(url)
+    if scheme is not None:
+        return scheme
+    path = url.rpartition("?")[0] if "?codec=" in url else url
+    return "sqlite" if path.lower().endswith(SQLITE_EXTENSIONS) else "file"
+
+
+def open(url: str | os.PathLike[str], flag: str = "c", **options: Any) -> Storage:
+    """Open the store that ``url`` names, like ``shelve.open``/``dbm.open``.
+
+    ``flag``: ``"c"`` create if missing (default), ``"w"`` must exist, ``"r"``
+    read-only, ``"n"`` always start empty. Options: ``max_key_length``,
+    ``max_value_size``, ``lock_timeout`` and the backend's own (``codec``,
+    ``timeout``, ...). Raises ValueError for a bad URL or flag, TypeError for
+    an unknown option, StoreNotFoundError, CorruptStoreError,
+    StorageLockedError, BackendUnavailableError.
+    """
+    flag = check_flag(flag)
+    scheme = _scheme_of(url)
+    cls = backend_class(scheme)
+    unknown = sorted(set(options) - COMMON_OPTIONS - cls.options)
+    if unknown:
+        allowed = sorted((COMMON_OPTIONS | cls.options) - {"flag"})
+        raise TypeError(
+            f"open() got an unknown option {unknown[0]!r} for a {scheme!r} store; known options: {', '.join(allowed)}"
+        )
+    limits = {name: options.pop(name) for name in _LIMIT_OPTIONS if name in options}
+    target = os.fspath(url) if isinstance(url, os.PathLike) else url
+    backend = cls.from_url(target, flag=flag, **options)
+    try:
+        return Storage(backend, **limits)
+    except BaseException:
+        backend.close()
+        raise
+
+
+def open_config(settings: Mapping[str, Any]) -> Storage:
+    """Open a store from a startup-config mapping.
+
+    Either ``{"url": "...", **options}`` or ``{"backend": SCHEME, "path": ...}``
+    (file-like backends) or ``{"backend": SCHEME, "host": ..., "port": ...,
+    "user": ..., "password": ..., "path": ...}`` (servers), plus any option of
+    :func:`open`. An unknown key is a TypeError naming it.
+    """
+    if not isinstance(settings, Mapping):
+        raise TypeError(f"open_config() needs a mapping, got {type(settings).__name__}")
+    options = dict(settings)
+    url = options.pop("url", None)
+    backend = options.pop("backend", None)
+    if (url is None) == (backend is None):
+        raise TypeError("open_config() needs exactly one of 'url' or 'backend'")
+    if url is None:
+        if not isinstance(backend, str):
+            raise TypeError(f"open_config(): 'backend' must be a str, got {type(backend).__name__}")
+        url = _url_from_parts(backend.lower(), {part: options.pop(part) for part in _URL_PARTS if part in options})
+    else:
+        stray = [part for part in _URL_PARTS if part in options]
+        if stray:
+            raise TypeError(f"open_config(): {stray[0]!r} cannot be combined with 'url'")
+    return open(url, **options)
+
+
+def _url_from_parts(scheme: str, parts: dict[str, Any]) -> str:
+    """Build the URL of ``open_config``'s ``backend``/``path``/``host``... keys."""
+    backend_class(scheme)  # an unknown backend name fails here, listing the known ones
+    if scheme == "memory":
+        if parts:
+            raise TypeError(f"open_config(): {next(iter(parts))!r} means nothing for a memory store")
+        return "memory://"
+    if "host" not in parts:
+        extra = sorted(set(parts) - {"path"})
+        if extra:
+            raise TypeError(f"open_config(): {extra[0]!r} needs 'host'")
+        if "path" not in parts:
+            raise TypeError(f"open_config(): a {scheme!r} store needs 'path'")
+        return local_url(scheme, os.fspath(parts["path"]))
+    auth = ""
+    if parts.get("user") is not None:
+        auth = quote(str(parts["user"]), safe="")
+        if parts.get("password") is not None:
+            auth += ":" + quote(str(parts["password"]), safe="")
+        auth += "@"
+    port = f":{int(parts['port'])}" if parts.get("port") is not None else ""
+    path = quote(str(parts.get("path", "")).lstrip("/"), safe="/")
+    return f"{scheme}://{auth}{parts['host']}{port}/{path}"

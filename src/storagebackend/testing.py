@@ -1,0 +1,460 @@
+"""Conformance suite: a hypothesis state machine that any backend can run.
+
+It applies random operations (every method of the contract's sections 3 and
+4, plus invalid inputs that must raise and change nothing, sync, discard,
+close and reopen) to a store and to a plain dict model, and compares them
+after every step. A backend opts in with a few lines::
+
+    from storagebackend.testing import StorageMachine
+
+    class MyMachine(StorageMachine):
+        def open_storage(self, flag):
+            return sb.open(f"mydb://localhost/{self.name}", flag=flag)
+
+    TestMyBackend = MyMachine.TestCase
+
+``self.tmp`` is a fresh temporary folder and ``self.name`` a fresh name for
+each example. Needs the ``test`` extra (hypothesis).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from typing import Any, Final
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+
+from storagebackend.errors import (
+    DocumentNotFoundError,
+    InvalidKeyError,
+    InvalidUIDError,
+    InvalidValueError,
+    ReadOnlyError,
+    StorageClosedError,
+)
+from storagebackend.storage import Storage
+from storagebackend.uid import UID
+
+__all__ = [
+    "TRICKY_KEYS",
+    "TRICKY_VALUES",
+    "StorageMachine",
+    "documents",
+    "invalid_keys",
+    "keys",
+    "stores",
+    "uid_forms",
+    "values",
+]
+
+#: Keys that break naive codecs: separators, comments, quotes, case, spaces, non-ASCII.
+TRICKY_KEYS: Final = (
+    "=",
+    ":",
+    "[",
+    "]",
+    "[section]",
+    "#",
+    ";",
+    "#comment",
+    "; semi",
+    "a=b",
+    "a:b",
+    "key = value",
+    " lead",
+    "trail ",
+    " ",
+    "  both  ",
+    "Key",
+    "key",
+    "KEY",
+    '"',
+    "'",
+    '"quoted"',
+    "'single'",
+    "\\",
+    "\\n",
+    "%(x)s",
+    "$x",
+    "{}",
+    "[]",
+    "null",
+    "true",
+    "~",
+    "-",
+    "- x",
+    "? x",
+    "!!binary",
+    "<<",
+    "*a",
+    "&a",
+    "0x10",
+    "1e3",
+    "1",
+    ".",
+    "..",
+    "a.b",
+    "DEFAULT",
+    "ж" * 32,
+    "日本語",
+    "é",
+    "𝄞",
+    "__sb__",
+    "$sb",
+    "__storagebackend__",
+    "~b64",
+    "base64:",
+)
+#: Values with the shapes codecs must keep apart: text, binary, markers, empty.
+TRICKY_VALUES: Final = (
+    b"",
+    b" ",
+    b"Hello world",
+    b"\x00",
+    b"\xff\xfe",
+    b"\x80",
+    b"caf\xc3\xa9",
+    b"caf\xe9",
+    b"line\nbreak",
+    b"\r\n",
+    b"\t",
+    b"  padded  ",
+    b"null",
+    b"true",
+    b"~",
+    b"123",
+    b"1e3",
+    b"!!binary",
+    b"base64:AAAA",
+    b"~b64:AAAA",
+    b'{"$b": "x"}',
+    b"#",
+    b";",
+    b"=",
+    b"[x]",
+    b"'",
+    b'"',
+    b"\\",
+    b"%(x)s",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xef\xbb\xbfbom",
+    "ж日本𝄞".encode(),
+    b"\x1b[0m",
+    b"a\x00b",
+    b"\x7f",
+    b"\xc2\x85",
+    b"\xe2\x80\xa8",
+)
+
+
+def keys(max_length: int = 32) -> st.SearchStrategy[str]:
+    """Every valid key: 1 to ``max_length`` printable characters, tricky ones often."""
+    text = st.text(st.characters(codec="utf-8").filter(str.isprintable), min_size=1, max_size=max_length)
+    return st.one_of(st.sampled_from([k for k in TRICKY_KEYS if len(k) <= max_length]), text)
+
+
+def values(max_size: int = 256) -> st.SearchStrategy[bytes]:
+    """Valid values: any bytes, valid UTF-8 text, and the tricky ones."""
+    return st.one_of(
+        st.sampled_from(TRICKY_VALUES),
+        st.binary(max_size=max_size),
+        st.text(max_size=max_size // 4).map(lambda text: text.encode("utf-8")),
+    )
+
+
+def documents(max_keys: int = 6, max_value_size: int = 256) -> st.SearchStrategy[dict[str, bytes]]:
+    """Valid documents (key -> value dicts), empty ones included."""
+    return st.dictionaries(keys(), values(max_value_size), max_size=max_keys)
+
+
+def stores(max_documents: int = 8) -> st.SearchStrategy[dict[str, dict[str, bytes]]]:
+    """Valid whole stores: uid (32 hex digits) -> document."""
+    uids = st.uuids().map(lambda u: u.hex)
+    return st.dictionaries(uids, documents(), max_size=max_documents)
+
+
+def invalid_keys() -> st.SearchStrategy[Any]:
+    """Keys that must be refused with InvalidKeyError."""
+    return st.one_of(
+        st.just(""),
+        st.text(min_size=33, max_size=40).filter(lambda k: len(k) > 32),
+        st.sampled_from(["a\nb", "tab\there", "\x00", "end\r", "\u2028", "\x7f", "\u200b"]),
+        st.sampled_from([1, None, b"key", 2.5, ("k",)]),
+    )
+
+
+_INVALID_VALUES: Final = ("text", 1, None, 2.5, ["b"], {"a": b"b"}, b"x" * 65537)
+_INVALID_UIDS: Final = ("", "xyz", "0" * 31, "0" * 33, "g" * 32, b"0" * 32, 12, None, "{" + "0" * 32 + "}")
+
+
+def uid_forms(hex_uid: str) -> st.SearchStrategy[Any]:
+    """The accepted spellings of one uid: UID, lower, upper, hyphenated, uuid.UUID."""
+    return st.sampled_from(
+        [UID(hex_uid), hex_uid, hex_uid.upper(), str(uuid.UUID(hex=hex_uid)), uuid.UUID(hex=hex_uid)]
+    )
+
+
+class StorageMachine(RuleBasedStateMachine):
+    """Drives a store and a dict model through the same operations and compares them.
+
+    Subclasses implement :meth:`open_storage`; override :meth:`cleanup` if a
+    location needs more than removing ``self.tmp``.
+    """
+
+    uids = Bundle("uids")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = tempfile.mkdtemp(prefix="sb-conformance-")
+        self.name = "sb_" + uuid.uuid4().hex[:16]
+        self.model: dict[str, dict[str, bytes]] = {}
+        self.synced: dict[str, dict[str, bytes]] = {}
+        self.store = self.open_storage("c")
+        self.persistent = self.store.backend.persistent
+
+    def open_storage(self, flag: str) -> Storage:
+        """Open this example's store with ``flag``; each call opens the same store."""
+        raise NotImplementedError("subclasses of StorageMachine implement open_storage(flag)")
+
+    def cleanup(self) -> None:
+        """Remove what this example left behind."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def teardown(self) -> None:
+        try:
+            self.store.close()
+        finally:
+            self.cleanup()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _doc_copy(self) -> dict[str, dict[str, bytes]]:
+        return {uid: dict(doc) for uid, doc in self.model.items()}
+
+    def _expect(self, error: type[BaseException], action: Callable[[], object]) -> None:
+        try:
+            action()
+        except error:
+            return
+        raise AssertionError(f"expected {error.__name__}")
+
+    # -- creating and replacing ------------------------------------------------------------------
+
+    @rule(target=uids, document=documents())
+    def create(self, document: dict[str, bytes]) -> str:
+        view = self.store.create(document)
+        assert isinstance(view.uid, UID)
+        assert view.uid.hex not in self.model
+        self.model[view.uid.hex] = dict(document)
+        assert view == document
+        return view.uid.hex
+
+    @rule(target=uids, hex_uid=st.uuids().map(lambda u: u.hex), document=documents(), data=st.data())
+    def assign_new(self, hex_uid: str, document: dict[str, bytes], data: st.DataObject) -> str:
+        self.store[data.draw(uid_forms(hex_uid))] = {k: bytearray(v) for k, v in document.items()}
+        self.model[hex_uid] = dict(document)
+        return hex_uid
+
+    @rule(hex_uid=uids, document=documents(), data=st.data())
+    def replace(self, hex_uid: str, document: dict[str, bytes], data: st.DataObject) -> None:
+        source = dict(document)
+        self.store[data.draw(uid_forms(hex_uid))] = source
+        source["mutated-after"] = b"x"  # assigned mappings are copied
+        self.model[hex_uid] = dict(document)
+
+    @rule(batch=st.lists(st.tuples(st.uuids().map(lambda u: u.hex), documents()), max_size=3))
+    def update_store(self, batch: list[tuple[str, dict[str, bytes]]]) -> None:
+        self.store.update(batch)
+        for hex_uid, document in batch:
+            self.model[hex_uid] = dict(document)
+
+    # -- single values -----------------------------------------------------------------------------
+
+    @rule(hex_uid=uids, key=keys(), value=values(), data=st.data())
+    def put(self, hex_uid: str, key: str, value: bytes, data: st.DataObject) -> None:
+        self.store.put(data.draw(uid_forms(hex_uid)), key, memoryview(value))
+        self.model.setdefault(hex_uid, {})[key] = value
+
+    @rule(hex_uid=uids, key=keys(), value=values())
+    def set_through_view(self, hex_uid: str, key: str, value: bytes) -> None:
+        if hex_uid not in self.model:
+            self._expect(DocumentNotFoundError, lambda: self.store[hex_uid])
+            return
+        view = self.store[hex_uid]
+        buffer = bytearray(value)
+        view[key] = buffer
+        buffer.extend(b"mutated")  # values are copied
+        self.model[hex_uid][key] = value
+        assert view[key] == value
+
+    @rule(hex_uid=uids, pairs=documents(max_keys=3))
+    def update_document(self, hex_uid: str, pairs: dict[str, bytes]) -> None:
+        if hex_uid not in self.model:
+            return
+        self.store[hex_uid].update(pairs)
+        self.model[hex_uid].update(pairs)
+
+    @rule(hex_uid=uids, key=keys(), data=st.data())
+    def delete_key(self, hex_uid: str, key: str, data: st.DataObject) -> None:
+        present = key in self.model.get(hex_uid, {})
+        how = data.draw(st.sampled_from(["delete", "del", "pop"]))
+        if how == "delete":
+            assert self.store.delete(hex_uid, key) is present
+        elif hex_uid not in self.model:
+            self._expect(DocumentNotFoundError, lambda: self.store[hex_uid])
+            return
+        elif how == "del":
+            if present:
+                del self.store[hex_uid][key]
+            else:
+                self._expect(KeyError, lambda: self.store[hex_uid].__delitem__(key))
+        else:
+            assert self.store[hex_uid].pop(key, None) == self.model[hex_uid].get(key)
+        if present:
+            del self.model[hex_uid][key]
+
+    @rule(hex_uid=uids, data=st.data())
+    def delete_document(self, hex_uid: str, data: st.DataObject) -> None:
+        present = hex_uid in self.model
+        how = data.draw(st.sampled_from(["delete_document", "del", "pop"]))
+        uid = data.draw(uid_forms(hex_uid))
+        if how == "delete_document":
+            assert self.store.delete_document(uid) is present
+        elif how == "pop":
+            assert self.store.pop(uid, None) == self.model.get(hex_uid)
+        elif present:
+            view = self.store[uid]
+            del self.store[uid]
+            self._expect(DocumentNotFoundError, lambda: view["x"])
+            self._expect(DocumentNotFoundError, lambda: len(view))
+            self._expect(DocumentNotFoundError, lambda: view.__setitem__("x", b"y"))
+        else:
+            self._expect(DocumentNotFoundError, lambda: self.store.__delitem__(uid))
+        self.model.pop(hex_uid, None)
+
+    @rule(data=st.data())
+    def clear_all(self, data: st.DataObject) -> None:
+        if data.draw(st.integers(0, 9)) == 0:  # rare: it empties the model
+            self.store.clear()
+            self.model.clear()
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    @rule(hex_uid=uids, key=keys(), data=st.data())
+    def read(self, hex_uid: str, key: str, data: st.DataObject) -> None:
+        uid = data.draw(uid_forms(hex_uid))
+        expected = self.model.get(hex_uid, {}).get(key)
+        assert self.store.get_value(uid, key) == expected
+        assert self.store.count(uid) == len(self.model.get(hex_uid, {}))
+        assert (uid in self.store) is (hex_uid in self.model)
+        if hex_uid not in self.model:
+            self._expect(DocumentNotFoundError, lambda: self.store[uid])
+            self._expect(DocumentNotFoundError, lambda: self.store.get_document(uid))
+            assert self.store.get(uid) is None
+            return
+        view = self.store[uid]
+        assert view.get(key) == expected
+        assert (key in view) is (expected is not None)
+        if expected is None:
+            self._expect(KeyError, lambda: view[key])
+        else:
+            assert view[key] == expected
+            assert type(view[key]) is bytes
+        assert self.store.get_document(uid) == self.model[hex_uid]
+        assert dict(view.items()) == self.model[hex_uid]
+
+    # -- invalid input: must raise, and change nothing (the invariant checks that) ------------
+
+    @rule(hex_uid=uids, bad_key=invalid_keys(), value=values())
+    def invalid_key(self, hex_uid: str, bad_key: Any, value: bytes) -> None:
+        self._expect(InvalidKeyError, lambda: self.store.put(hex_uid, bad_key, value))
+        self._expect(InvalidKeyError, lambda: self.store.get_value(hex_uid, bad_key))
+        self._expect(InvalidKeyError, lambda: self.store.__setitem__(hex_uid, {"ok": b"1", bad_key: value}))
+        self._expect(InvalidKeyError, lambda: self.store.create({"ok": b"1", bad_key: value}))
+        if hex_uid in self.model:
+            view = self.store[hex_uid]
+            self._expect(InvalidKeyError, lambda: view[bad_key])
+            self._expect(InvalidKeyError, lambda: view.__setitem__(bad_key, value))
+            self._expect(InvalidKeyError, lambda: view.update({"ok": b"1", bad_key: value}))
+
+    @rule(hex_uid=uids, key=keys(), bad_value=st.sampled_from(_INVALID_VALUES))
+    def invalid_value(self, hex_uid: str, key: str, bad_value: Any) -> None:
+        self._expect(InvalidValueError, lambda: self.store.put(hex_uid, key, bad_value))
+        self._expect(InvalidValueError, lambda: self.store.__setitem__(hex_uid, {"ok": b"1", key: bad_value}))
+        other = uuid.uuid4().hex
+        self._expect(
+            InvalidValueError,
+            lambda: self.store.update({other: {"ok": b"1"}, hex_uid: {"ok": b"1", key: bad_value}}),
+        )
+        if hex_uid in self.model:
+            view = self.store[hex_uid]
+            self._expect(InvalidValueError, lambda: view.__setitem__(key, bad_value))
+            self._expect(InvalidValueError, lambda: view.update({"ok": b"1", key: bad_value}))
+
+    @rule(bad_uid=st.sampled_from(_INVALID_UIDS))
+    def invalid_uid(self, bad_uid: Any) -> None:
+        self._expect(InvalidUIDError, lambda: bad_uid in self.store)
+        self._expect(InvalidUIDError, lambda: self.store[bad_uid])
+        self._expect(InvalidUIDError, lambda: self.store.__setitem__(bad_uid, {"a": b"b"}))
+        self._expect(InvalidUIDError, lambda: self.store.put(bad_uid, "a", b"b"))
+        self._expect(InvalidUIDError, lambda: self.store.update({uuid.uuid4().hex: {}, bad_uid: {}}))
+
+    # -- durability ----------------------------------------------------------------------------------
+
+    @rule()
+    def sync(self) -> None:
+        self.store.sync()
+        self.synced = self._doc_copy()
+
+    @rule()
+    def discard(self) -> None:
+        self.store.discard()
+        self.model = {uid: dict(doc) for uid, doc in self.synced.items()}
+
+    @rule()
+    def close_and_reopen(self) -> None:
+        self.store.close()
+        self._expect(StorageClosedError, lambda: len(self.store))
+        self.store.close()  # twice is fine
+        self.store = self.open_storage("c")
+        if not self.persistent:
+            self.model = {}
+        self.synced = self._doc_copy()
+
+    @rule()
+    def reopen_read_only(self) -> None:
+        if not self.persistent:
+            return
+        self.store.close()
+        self.synced = self._doc_copy()
+        self.store = self.open_storage("r")
+        self.check_same()
+        self._expect(ReadOnlyError, lambda: self.store.create({}))
+        self._expect(ReadOnlyError, lambda: self.store.put(uuid.uuid4().hex, "k", b"v"))
+        self.store.close()
+        self.store = self.open_storage("w")
+
+    # -- the comparison after every step ---------------------------------------------------------------
+
+    @invariant()
+    def check_same(self) -> None:
+        store = self.store
+        assert len(store) == len(self.model)
+        listed = [uid.hex for uid in store]
+        assert sorted(listed) == sorted(self.model)
+        for hex_uid, document in self.model.items():
+            assert store.get_document(hex_uid) == document, hex_uid
+
+
+StorageMachine.TestCase.settings = settings(
+    max_examples=25,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)

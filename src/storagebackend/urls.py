@@ -1,0 +1,146 @@
+"""Parsing store URLs: scheme, local paths, server addresses, and redaction.
+
+Bare paths are never percent-decoded; the path of a ``file:`` or ``sqlite:``
+URL and the user and password of a server URL are (RFC 3986 / RFC 8089).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+__all__ = ["LocalURL", "ServerURL", "local_url", "parse_local", "parse_server", "redact", "split_scheme"]
+
+_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_PASSWORD: Final = re.compile(r"(//[^/@:?#]*:)([^/@?#]*)@")
+
+
+def split_scheme(url: str) -> tuple[str | None, str]:
+    """Split ``"sqlite:x.db"`` into ``("sqlite", "x.db")``; a bare path has no scheme.
+
+    A one-letter scheme is taken as a Windows drive, i.e. a path.
+    """
+    match = _SCHEME.match(url)
+    if match is None or len(match.group(1)) == 1:
+        return None, url
+    return match.group(1).lower(), url[match.end() :]
+
+
+def redact(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def _query(text: str, url: str) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+    except ValueError:
+        raise ValueError(f"malformed query {text!r} in URL {redact(url)!r}") from None
+    query: dict[str, str] = {}
+    for name, value in pairs:
+        if name in query:
+            raise ValueError(f"query parameter {name!r} given twice in URL {redact(url)!r}")
+        query[name] = value
+    return query
+
+
+@dataclass(frozen=True)
+class LocalURL:
+    """A store in a local file: its path and query parameters (e.g. ``codec``)."""
+
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+
+
+def parse_local(url: str | os.PathLike[str]) -> LocalURL:
+    """Parse a bare path, ``file:``/``sqlite:`` URL into path and query.
+
+    ``file:///abs/x`` and ``file:rel/x`` (also ``//localhost/abs``) are
+    accepted; a bare path may end in ``?codec=NAME``.
+    """
+    if isinstance(url, os.PathLike):
+        return LocalURL(os.fspath(url))
+    scheme, rest = split_scheme(url)
+    if scheme is None:
+        path, sep, query = rest.rpartition("?")
+        if sep and re.fullmatch(r"codec=[\w-]+", query):
+            return LocalURL(path, _query(query, url))
+        return LocalURL(rest)
+    rest, _, query = rest.partition("?")
+    if "#" in rest:
+        raise ValueError(f"a fragment ('#') is not allowed in URL {url!r}; percent-encode it as %23")
+    if rest.startswith("//"):
+        authority, slash, path = rest[2:].partition("/")
+        if authority not in ("", "localhost"):
+            raise ValueError(f"URL {url!r} names host {authority!r}; only local paths are allowed here")
+        rest = slash + path
+    path = unquote(rest, errors="strict")
+    if path.startswith("//"):  # "sqlite:////abs" (SQLAlchemy's spelling) is "/abs" too
+        path = "/" + path.lstrip("/")
+    if not path:
+        raise ValueError(f"URL {url!r} has no path")
+    return LocalURL(path, _query(query, url))
+
+
+def local_url(scheme: str, path: str) -> str:
+    """Build a ``scheme:`` URL for a local path (the inverse of :func:`parse_local`)."""
+    return f"{scheme}:{quote(path, safe='/')}" if not os.path.isabs(path) else f"{scheme}://{quote(path, safe='/')}"
+
+
+@dataclass(frozen=True)
+class ServerURL:
+    """A store on a server: ``scheme://user:password@host:port/path?query``."""
+
+    scheme: str
+    host: str
+    port: int | None
+    user: str | None
+    password: str | None = field(repr=False)
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        """The URL without its password (``***`` in its place)."""
+        auth = ""
+        if self.user is not None:
+            auth = quote(self.user, safe="") + (":***" if self.password is not None else "") + "@"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = f":{self.port}" if self.port is not None else ""
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in self.query.items())
+        return f"{self.scheme}://{auth}{host}{port}/{quote(self.path)}" + (f"?{query}" if query else "")
+
+    @property
+    def address(self) -> str:
+        """``host:port`` for messages (never the password)."""
+        return f"{self.host}:{self.port}" if self.port is not None else self.host
+
+
+def parse_server(url: str, default_port: int | None = None) -> ServerURL:
+    """Parse ``scheme://[user[:password]@]host[:port]/path[?query]``.
+
+    Raises ValueError (never showing the password) when the URL is malformed.
+    """
+    shown = redact(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"malformed URL {shown!r}: {str(exc).replace(url, shown)}") from None
+    if not parts.hostname:
+        raise ValueError(f"URL {shown!r} has no host")
+    if parts.fragment:
+        raise ValueError(f"a fragment ('#') is not allowed in URL {shown!r}")
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return ServerURL(
+        scheme=parts.scheme.lower(),
+        host=parts.hostname,
+        port=port if port is not None else default_port,
+        user=user,
+        password=password,
+        path=unquote(parts.path.removeprefix("/")),
+        query=_query(parts.query, shown),
+    )

@@ -1,0 +1,106 @@
+"""What is a valid key, value and document (section 6 of the contract).
+
+Storage calls these before anything changes, so backends only ever see valid,
+normalised input: keys as ``str`` and values as ``bytes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from storagebackend.errors import (
+    InvalidKeyError,
+    InvalidKeyTypeError,
+    InvalidValueError,
+    InvalidValueTypeError,
+)
+
+__all__ = ["DEFAULT_LIMITS", "Limits"]
+
+
+def _shown(key: str) -> str:
+    """A key as it appears in a message: its repr, shortened if long."""
+    return repr(key) if len(key) <= 60 else repr(key[:57]) + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The size limits of one store, set by the options of ``open``."""
+
+    max_key_length: int = 32
+    max_value_size: int = 65536
+
+    def __post_init__(self) -> None:
+        for name in ("max_key_length", "max_value_size"):
+            limit = getattr(self, name)
+            if type(limit) is not int or limit < 1:
+                raise ValueError(f"{name} must be a positive int, got {limit!r}")
+
+    def check_key(self, key: object) -> str:
+        """Return ``key`` if it is a valid key, else raise InvalidKeyError."""
+        if type(key) is str and 0 < len(key) <= self.max_key_length and key.isprintable():
+            return key
+        return self.bad_key(key)
+
+    def bad_key(self, key: object) -> str:
+        if not isinstance(key, str):
+            raise InvalidKeyTypeError(f"invalid key {key!r}: keys must be str, not {type(key).__name__}")
+        if not key:
+            raise InvalidKeyError("invalid key '': keys must have at least 1 character")
+        if len(key) > self.max_key_length:
+            raise InvalidKeyError(
+                f"invalid key {_shown(key)}: {len(key)} characters, at most {self.max_key_length} allowed"
+            )
+        if not key.isprintable():
+            raise InvalidKeyError(f"invalid key {_shown(key)}: keys may only hold printable characters")
+        return str(key)
+
+    def check_value(self, value: object) -> bytes:
+        """Return ``value`` as ``bytes`` if valid, else raise InvalidValueError."""
+        if type(value) is bytes:
+            data = value
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value) if not isinstance(value, memoryview) else value.tobytes()
+        elif isinstance(value, str):
+            raise InvalidValueTypeError(
+                f"invalid value: str is not bytes; encode it first, e.g. {_shown(value[:20])}.encode()"
+            )
+        else:
+            raise InvalidValueTypeError(
+                f"invalid value of type {type(value).__name__}: values must be bytes, bytearray or memoryview"
+            )
+        if len(data) > self.max_value_size:
+            raise InvalidValueError(f"invalid value: {len(data)} bytes, at most {self.max_value_size} allowed")
+        return data
+
+    def check_document(self, pairs: object) -> dict[str, bytes]:
+        """Return a validated copy of a mapping (or iterable of pairs) of key -> value.
+
+        The whole input is checked before anything is returned, so a bulk write
+        with one bad pair changes nothing.
+        """
+        if isinstance(pairs, Mapping):
+            items: Iterable[Any] = pairs.items()
+        elif isinstance(pairs, (str, bytes, bytearray, memoryview)) or not isinstance(pairs, Iterable):
+            raise InvalidValueTypeError(
+                f"invalid document of type {type(pairs).__name__}: expected a mapping of str keys to bytes values"
+            )
+        else:
+            items = pairs
+        document: dict[str, bytes] = {}
+        for item in items:
+            try:
+                key, value = item
+            except (TypeError, ValueError):
+                raise InvalidValueTypeError(f"invalid document: expected (key, value) pairs, got {item!r}") from None
+            key = self.check_key(key)
+            try:
+                document[key] = self.check_value(value)
+            except InvalidValueError as exc:
+                raise type(exc)(f"key {_shown(key)}: {exc}") from None
+        return document
+
+
+DEFAULT_LIMITS = Limits()
