@@ -1,0 +1,1 @@
+"""Codecs: the file formats of cached file stores (json, msgpack, yaml, toml, ini)."""

@@ -1,0 +1,130 @@
+"""Codec: turns a whole store into the bytes of one file and back.
+
+A codec encodes one document at a time into a *fragment* and joins the
+fragments, with the format marker and version, into the file. The cached file
+backend keeps each document's fragment between syncs and re-encodes only the
+documents that changed, so a sync costs the bytes written, not a full re-encode.
+
+``decode`` must raise :class:`~storagebackend.CorruptStoreError` for any input
+it cannot read (never KeyError, TypeError, UnicodeDecodeError or the parser's
+own exception), and must refuse a file without the marker: an unrelated config
+file is never taken over.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Final
+
+from storagebackend.errors import CorruptStoreError, InvalidUIDError
+from storagebackend.uid import uid_hex
+
+__all__ = [
+    "FORMAT_MARKER",
+    "FORMAT_VERSION",
+    "Codec",
+    "Documents",
+    "as_text",
+    "check_header",
+    "check_key",
+    "check_uid",
+    "documents_mapping",
+    "utf8_text",
+]
+
+#: Every store file names itself with this marker and a format version.
+FORMAT_MARKER: Final = "storagebackend"
+FORMAT_VERSION: Final = 1
+
+#: What a codec encodes and decodes: uid (32 lower-case hex digits) -> key -> value.
+Documents = dict[str, dict[str, bytes]]
+
+
+class Codec(ABC):
+    """A file format for whole stores; subclasses set ``name`` and ``extensions``."""
+
+    #: The name used in ``?codec=NAME`` and ``codec=``.
+    name: ClassVar[str]
+    #: File extensions, lower case with the dot, e.g. ``(".yaml", ".yml")``.
+    extensions: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def encode_document(self, uid: str, document: Mapping[str, bytes]) -> bytes:
+        """Encode one document into a fragment that :meth:`join` can place in a file."""
+
+    @abstractmethod
+    def join(self, fragments: Sequence[bytes]) -> bytes:
+        """Join the fragments of every document into a whole file, marker included."""
+
+    @abstractmethod
+    def decode(self, data: bytes) -> Documents:
+        """Decode a whole file; CorruptStoreError (with the position, where known) otherwise."""
+
+    def encode(self, documents: Mapping[str, Mapping[str, bytes]]) -> bytes:
+        """Encode a whole store (uid -> document) into the bytes of a file."""
+        return self.join([self.encode_document(uid, document) for uid, document in documents.items()])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+# -- helpers shared by the codecs ----------------------------------------------------------
+
+
+def as_text(value: bytes) -> str | None:
+    """``value`` as text if it is valid UTF-8 (written readably), else None (binary)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def utf8_text(data: bytes, codec: str) -> str:
+    """Decode a whole text file as strict UTF-8; CorruptStoreError with the offset otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptStoreError(f"not a {codec} store: invalid UTF-8 at byte {exc.start}") from None
+
+
+def check_header(marker: object, version: object, codec: str) -> None:
+    """Refuse a file whose marker or version is not ours."""
+    if marker != FORMAT_MARKER:
+        raise CorruptStoreError(
+            f"not a storagebackend {codec} store: the format marker {FORMAT_MARKER!r} is missing"
+        )
+    if type(version) is not int:
+        raise CorruptStoreError(f"storagebackend {codec} store without a valid format version: {version!r}")
+    if version > FORMAT_VERSION:
+        raise CorruptStoreError(
+            f"storagebackend {codec} store of format version {version}, newer than {FORMAT_VERSION}: "
+            "upgrade storagebackend"
+        )
+    if version < 1:
+        raise CorruptStoreError(f"storagebackend {codec} store with an invalid format version {version}")
+
+
+def check_uid(uid: object, where: str) -> str:
+    """A decoded uid as 32 lower-case hex digits; CorruptStoreError otherwise."""
+    try:
+        return uid_hex(uid) if isinstance(uid, str) else uid_hex(_NOT_A_UID)
+    except InvalidUIDError:
+        raise CorruptStoreError(f"{where}: {str(uid)[:40]!r} is not a uid (32 hex digits)") from None
+
+
+def check_key(key: object, uid: str) -> str:
+    """A decoded key, if it is a valid key (any length: limits are the opener's); else CorruptStoreError."""
+    if type(key) is str and key and key.isprintable():
+        return key
+    raise CorruptStoreError(f"document {uid}: {str(key)[:40]!r} is not a valid key")
+
+
+def documents_mapping(value: object, where: str) -> dict[Any, Any]:
+    """``value`` if it is a dict, else CorruptStoreError naming what was expected."""
+    if isinstance(value, dict):
+        return value
+    raise CorruptStoreError(f"{where}: expected a mapping, found {type(value).__name__}")
+
+
+_NOT_A_UID: Final = "not a uid"

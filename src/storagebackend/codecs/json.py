@@ -1,0 +1,92 @@
+"""JSON codec (stdlib ``json``): one document per line, text values as JSON strings.
+
+    {"format": "storagebackend", "version": 1, "documents": {
+    "6f1c...": {"title": "Hello world", "blob": {"base64": "3q2+7w=="}}
+    }}
+
+A value that is valid UTF-8 is a JSON string; any other value is an object
+``{"base64": "..."}``. Strings and objects never mix, so the tagging is
+unambiguous: a text value that looks like a tag is still just a string.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Final
+
+from storagebackend.codecs.base import (
+    FORMAT_MARKER,
+    FORMAT_VERSION,
+    Codec,
+    Documents,
+    check_header,
+    check_key,
+    check_uid,
+    documents_mapping,
+    utf8_text,
+)
+from storagebackend.errors import CorruptStoreError
+
+__all__ = ["JSONCodec"]
+
+_HEAD: Final = f'{{"format": "{FORMAT_MARKER}", "version": {FORMAT_VERSION}, "documents": {{\n'.encode()
+_TAIL: Final = b"\n}}\n"
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+
+class JSONCodec(Codec):
+    """Stores as readable JSON (UTF-8)."""
+
+    name: ClassVar[str] = "json"
+    extensions: ClassVar[tuple[str, ...]] = (".json",)
+
+    def encode_document(self, uid: str, document: Mapping[str, bytes]) -> bytes:
+        pairs: dict[str, Any] = {}
+        for key, value in document.items():
+            try:
+                pairs[key] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                pairs[key] = {"base64": base64.b64encode(value).decode("ascii")}
+        return f'"{uid}": {_dumps(pairs)}'.encode()
+
+    def join(self, fragments: Sequence[bytes]) -> bytes:
+        return _HEAD + b",\n".join(fragments) + _TAIL
+
+    def decode(self, data: bytes) -> Documents:
+        text = utf8_text(data, "JSON")
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CorruptStoreError(f"not a JSON store: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        except RecursionError:
+            raise CorruptStoreError("not a JSON store: nested too deeply") from None
+        top = documents_mapping(parsed, "JSON store")
+        check_header(top.get("format"), top.get("version"), "JSON")
+        documents: Documents = {}
+        for raw_uid, raw_document in documents_mapping(top.get("documents"), '"documents"').items():
+            uid = check_uid(raw_uid, '"documents"')
+            if uid in documents:
+                raise CorruptStoreError(f"document {uid} appears twice")
+            document: dict[str, bytes] = {}
+            for key, value in documents_mapping(raw_document, f"document {uid}").items():
+                document[check_key(key, uid)] = _value(value, uid, key)
+            documents[uid] = document
+        return documents
+
+
+def _value(value: object, uid: str, key: str) -> bytes:
+    """A decoded value: a string is UTF-8 text, ``{"base64": ...}`` is binary."""
+    if type(value) is str:
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CorruptStoreError(f"document {uid}, key {key!r}: text with a lone surrogate") from None
+    if type(value) is dict and len(value) == 1 and type(value.get("base64")) is str:
+        try:
+            return base64.b64decode(value["base64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise CorruptStoreError(f"document {uid}, key {key!r}: invalid base64") from None
+    raise CorruptStoreError(f"document {uid}, key {key!r}: expected a string or {{\"base64\": ...}}")

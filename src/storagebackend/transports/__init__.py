@@ -1,0 +1,1 @@
+"""Transports: where a cached file store's file lives (local disk, FTP)."""

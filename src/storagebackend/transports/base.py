@@ -1,0 +1,52 @@
+"""Transport: where the file of a cached file store lives (local disk, FTP, ...).
+
+Three jobs, nothing more: read the whole file, replace it atomically, and
+(where possible) lock it against other processes while the store is open.
+Every failure reaches the caller as a StorageError subclass: each transport
+maps its own exceptions, and never shows a password.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+__all__ = ["Transport"]
+
+
+class Transport(ABC):
+    """Reads and atomically replaces one file."""
+
+    #: The file lives on another host: the store is created at the first sync, not at open.
+    remote: ClassVar[bool] = False
+    #: ``lock`` really keeps other processes out.
+    supports_locking: ClassVar[bool] = False
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The file's path or URL for messages, never with a password."""
+
+    @abstractmethod
+    def read(self) -> bytes | None:
+        """Return the whole file, or None if it does not exist.
+
+        Raises StorageIOError or BackendUnavailableError on failure.
+        """
+
+    @abstractmethod
+    def write(self, data: bytes) -> None:
+        """Replace the whole file atomically: afterwards it holds either the old
+        bytes or ``data``, never a mix, even if the process dies.
+
+        Raises StorageIOError, BackendUnavailableError, or ConflictError (when
+        the file changed since it was read and nothing was written).
+        """
+
+    def lock(self, exclusive: bool, timeout: float) -> None:  # noqa: B027  no lock is a valid answer
+        """Hold a lock until :meth:`close`: exclusive for writers, shared for readers.
+
+        Waits up to ``timeout`` seconds, then raises StorageLockedError.
+        """
+
+    def close(self) -> None:  # noqa: B027  nothing to release is a valid answer
+        """Release the lock and any connection."""
