@@ -116,9 +116,8 @@ class CachedFileBackend(MemoryBackend):
             else:
                 fragments[uid] = encode(uid, document)
         if len(fragments) != len(docs):  # after open or discard: fill in the ones never encoded
-            for uid, document in docs.items():
-                if uid not in fragments:
-                    fragments[uid] = encode(uid, document)
+            missing = {uid: document for uid, document in docs.items() if uid not in fragments}
+            fragments.update(zip(missing, self.codec.encode_documents(missing), strict=True))
         self.transport.write(self.codec.join(list(fragments.values())))
 
     def discard(self) -> None:
