@@ -61,16 +61,20 @@ class Limits:
         """Return ``value`` as ``bytes`` if valid, else raise InvalidValueError."""
         if type(value) is bytes:
             data = value
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            data = bytes(value) if not isinstance(value, memoryview) else value.tobytes()
+        elif isinstance(value, (bytes, bytearray)):
+            data = bytes(value)
         elif isinstance(value, str):
             raise InvalidValueTypeError(
                 f"invalid value: str is not bytes; encode it first, e.g. {_shown(value[:20])}.encode()"
             )
         else:
-            raise InvalidValueTypeError(
-                f"invalid value of type {type(value).__name__}: values must be bytes, bytearray or memoryview"
-            )
+            try:  # any other bytes-like object: memoryview, array.array, ...
+                data = memoryview(value).tobytes()  # type: ignore[arg-type]
+            except TypeError:
+                raise InvalidValueTypeError(
+                    f"invalid value of type {type(value).__name__}: values must be bytes-like "
+                    "(bytes, bytearray, memoryview)"
+                ) from None
         if len(data) > self.max_value_size:
             raise InvalidValueError(f"invalid value: {len(data)} bytes, at most {self.max_value_size} allowed")
         return data

@@ -118,10 +118,10 @@ class SQLiteBackend(BufferedBackend):
     def _prepare(self) -> None:
         """Check that the file is a storagebackend database; create the schema if empty."""
         with self._mapped("cannot open"):
-            if not self.read_only:
+            state = self._schema_state()  # before any write: a foreign file must stay untouched
+            if state in ("ours", "empty") and not self.read_only:
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._conn.execute("PRAGMA synchronous = FULL")
-            state = self._schema_state()
             if state == "empty" and not self.read_only:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:

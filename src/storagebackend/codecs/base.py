@@ -96,9 +96,7 @@ def utf8_text(data: bytes, codec: str) -> str:
 def check_header(marker: object, version: object, codec: str) -> None:
     """Refuse a file whose marker or version is not ours."""
     if marker != FORMAT_MARKER:
-        raise CorruptStoreError(
-            f"not a storagebackend {codec} store: the format marker {FORMAT_MARKER!r} is missing"
-        )
+        raise CorruptStoreError(f"not a storagebackend {codec} store: the format marker {FORMAT_MARKER!r} is missing")
     if type(version) is not int:
         raise CorruptStoreError(f"storagebackend {codec} store without a valid format version: {version!r}")
     if version > FORMAT_VERSION:

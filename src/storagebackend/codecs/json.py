@@ -89,4 +89,4 @@ def _value(value: object, uid: str, key: str) -> bytes:
             return base64.b64decode(value["base64"], validate=True)
         except (binascii.Error, ValueError):
             raise CorruptStoreError(f"document {uid}, key {key!r}: invalid base64") from None
-    raise CorruptStoreError(f"document {uid}, key {key!r}: expected a string or {{\"base64\": ...}}")
+    raise CorruptStoreError(f'document {uid}, key {key!r}: expected a string or {{"base64": ...}}')

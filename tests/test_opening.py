@@ -1,0 +1,151 @@
+"""API.md section 2: opening by URL, flags, options and config mappings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import storagebackend as sb
+
+
+def test_sqlite_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    uids = {}
+    for url in (
+        "sqlite:///" + str(tmp_path / "abs.db"),
+        "sqlite:rel.db",
+        "bare.db",
+        "x.sqlite",
+        "y.sqlite3",
+        tmp_path / "path.db",
+    ):
+        with sb.open(url) as store:
+            assert type(store.backend).__name__ == "SQLiteBackend"
+            uids[str(url)] = store.create({"k": b"v"}).uid
+    assert (tmp_path / "abs.db").exists()
+    assert (tmp_path / "rel.db").exists()
+    assert (tmp_path / "bare.db").exists()
+    with sb.open("sqlite:" + str(tmp_path / "abs.db"), flag="r") as store:
+        assert list(store) == [uids["sqlite:///" + str(tmp_path / "abs.db")]]
+    with sb.open("sqlite:////" + str(tmp_path / "abs.db").lstrip("/"), flag="r") as store:
+        assert len(store) == 1
+
+
+def test_percent_encoded_sqlite_path(tmp_path: Path) -> None:
+    with sb.open("sqlite://" + str(tmp_path) + "/with%20space.db"):
+        pass
+    assert (tmp_path / "with space.db").exists()
+
+
+def test_memory_url() -> None:
+    with sb.open("memory://") as store:
+        assert not store.backend.persistent
+        store.create()
+    with sb.open("memory://") as store:
+        assert len(store) == 0  # nothing persisted
+
+
+@pytest.mark.parametrize("url", ["nosuch://x", "gopher://host/x.json"])
+def test_unknown_scheme_lists_known_ones(url: str) -> None:
+    with pytest.raises(ValueError, match="known schemes: .*sqlite") as info:
+        sb.open(url)
+    assert "memory" in str(info.value)
+
+
+def test_bad_flag_and_bad_url_type(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="flag"):
+        sb.open("memory://", flag="x")
+    with pytest.raises(TypeError):
+        sb.open(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="empty URL"):
+        sb.open("")
+
+
+def test_unknown_option_is_type_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="'colour'"):
+        sb.open("memory://", colour="blue")
+    with pytest.raises(TypeError, match="'codec'"):
+        sb.open(f"sqlite:///{tmp_path}/x.db", codec="json")
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_common_options_accepted_everywhere(tmp_path: Path) -> None:
+    for url in ("memory://", f"sqlite:///{tmp_path}/x.db"):
+        with sb.open(url, max_key_length=40, max_value_size=10, lock_timeout=1.0) as store:
+            store.create({"k" * 40: b"0123456789"})
+
+
+@pytest.mark.parametrize("flag", ["w", "r"])
+def test_missing_store_with_w_or_r(tmp_path: Path, flag: str) -> None:
+    with pytest.raises(sb.StoreNotFoundError) as info:
+        sb.open(f"sqlite:///{tmp_path}/missing.db", flag=flag)
+    assert isinstance(info.value, FileNotFoundError)
+    assert "missing.db" in str(info.value)
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(sb.StoreNotFoundError):
+        sb.open("memory://", flag=flag)
+
+
+def test_flag_c_creates_at_open(tmp_path: Path) -> None:
+    store = sb.open(f"sqlite:///{tmp_path}/new.db")
+    assert (tmp_path / "new.db").exists()
+    store.close()
+    with sb.open(f"sqlite:///{tmp_path}/new.db", flag="w") as store:
+        assert len(store) == 0
+
+
+def test_flag_n_starts_empty_and_close_leaves_it_empty(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/n.db"
+    with sb.open(url) as store:
+        store.create({"a": b"1"})
+    with sb.open(url, flag="n") as store:
+        assert len(store) == 0
+        store.discard()  # the empty start is the state of the open
+        assert len(store) == 0
+    with sb.open(url, flag="r") as store:
+        assert len(store) == 0
+
+
+def test_flag_n_over_a_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"this is not a database at all" * 10)
+    with sb.open(str(path), flag="n") as store:
+        store.create({"a": b"1"})
+    with sb.open(str(path), flag="r") as store:
+        assert len(store) == 1
+
+
+def test_open_config(tmp_path: Path) -> None:
+    path = str(tmp_path / "conf.db")
+    with sb.open_config({"backend": "sqlite", "path": path}) as store:
+        uid = store.create({"a": b"1"}).uid
+    with sb.open_config({"url": "sqlite:" + path, "flag": "r", "max_key_length": 10}) as store:
+        assert store.read_only
+        assert store.limits.max_key_length == 10
+        assert store[uid]["a"] == b"1"
+    with sb.open_config({"backend": "memory"}) as store:
+        assert not store.backend.persistent
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"backend": "sqlite", "path": "x.db", "colour": 1}, "'colour'"),
+        ({"url": "memory://", "bogus": True}, "'bogus'"),
+        ({"url": "memory://", "path": "x"}, "'path'"),
+        ({}, "exactly one"),
+        ({"url": "memory://", "backend": "memory"}, "exactly one"),
+        ({"backend": "sqlite"}, "'path'"),
+        ({"backend": "memory", "path": "x"}, "'path'"),
+    ],
+)
+def test_open_config_errors(settings: dict[str, object], words: str, tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=words):
+        sb.open_config(settings)
+
+
+def test_open_config_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="known schemes"):
+        sb.open_config({"backend": "nosuch", "path": "x"})

@@ -1,0 +1,253 @@
+"""API.md section 3: Storage is a MutableMapping[UID, Document] with the seed's methods."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+
+import pytest
+
+import storagebackend as sb
+from storagebackend import UID, DocumentNotFoundError
+from storagebackend.storage import Document, Storage
+
+
+def test_is_a_mutable_mapping(store: Storage) -> None:
+    assert isinstance(store, MutableMapping)
+    assert len(store) == 0
+    assert list(store) == []
+
+
+def test_create_and_get(store: Storage) -> None:
+    doc = store.create({"title": b"Hello"})
+    assert isinstance(doc, Document)
+    assert isinstance(doc.uid, UID)
+    assert store[doc.uid]["title"] == b"Hello"
+    assert store[str(doc.uid)]["title"] == b"Hello"
+    assert store[str(doc.uid).upper()]["title"] == b"Hello"
+    assert doc.uid in store
+    assert str(doc.uid) in store
+    assert list(store) == [doc.uid]
+    assert len(store) == 1
+
+
+def test_missing_document_is_document_not_found(store: Storage) -> None:
+    uid = UID.new()
+    with pytest.raises(DocumentNotFoundError) as info:
+        store[uid]
+    assert isinstance(info.value, KeyError)
+    assert str(uid) in str(info.value)
+    with pytest.raises(KeyError):
+        del store[uid]
+    with pytest.raises(DocumentNotFoundError):
+        store.get_document(uid)
+    assert uid not in store
+    assert store.get(uid) is None
+    assert store.get(uid, "default") == "default"
+
+
+def test_assign_replaces_whole_document(store: Storage) -> None:
+    uid = UID.new()
+    store[uid] = {"a": b"1", "b": b"2"}
+    store[uid] = {"c": b"3"}
+    assert store.get_document(uid) == {"c": b"3"}
+    store[uid] = [("d", b"4")]
+    assert store[uid] == {"d": b"4"}
+
+
+def test_assigned_mapping_is_copied(store: Storage) -> None:
+    source = {"a": b"1"}
+    uid = UID.new()
+    store[uid] = source
+    source["b"] = b"2"
+    assert store[uid] == {"a": b"1"}
+
+
+def test_assign_a_view_of_another_document(store: Storage) -> None:
+    first = store.create({"a": b"1"})
+    second = UID.new()
+    store[second] = first
+    first["a"] = b"changed"
+    assert store[second] == {"a": b"1"}
+    store[first.uid] = store[first.uid]  # self-assignment keeps it
+    assert store[first.uid] == {"a": b"changed"}
+
+
+def test_empty_document_exists(store: Storage) -> None:
+    doc = store.create()
+    assert doc.uid in store
+    assert len(store) == 1
+    assert store.count(doc.uid) == 0
+    assert store.get_document(doc.uid) == {}
+    doc["k"] = b"v"
+    del doc["k"]
+    assert doc.uid in store
+    assert store[doc.uid] == {}
+
+
+def test_delete_and_pop(store: Storage) -> None:
+    a = store.create({"k": b"a"})
+    b = store.create({"k": b"b"})
+    del store[a.uid]
+    assert a.uid not in store
+    popped = store.pop(b.uid)
+    assert popped == {"k": b"b"}
+    assert type(popped) is dict
+    assert store.pop(b.uid, None) is None
+    with pytest.raises(DocumentNotFoundError):
+        store.pop(b.uid)
+    assert len(store) == 0
+
+
+def test_popitem_returns_plain_copy(store: Storage) -> None:
+    doc = store.create({"k": b"v"})
+    uid, document = store.popitem()
+    assert uid == doc.uid
+    assert document == {"k": b"v"}
+    assert type(document) is dict
+    with pytest.raises(KeyError):
+        store.popitem()
+
+
+def test_setdefault_update_clear_items_values_eq(store: Storage) -> None:
+    uid = UID.new()
+    created = store.setdefault(uid, {"a": b"1"})
+    assert isinstance(created, Document)
+    assert created == {"a": b"1"}
+    assert store.setdefault(uid, {"a": b"other"}) == {"a": b"1"}
+    empty = store.setdefault(UID.new())
+    assert empty == {}
+    other = UID.new()
+    store.update({other: {"b": b"2"}})
+    store.update([(UID.new(), {})])
+    assert len(store) == 4
+    assert dict(store.items())[other] == {"b": b"2"}
+    assert {"b": b"2"} in [dict(v) for v in store.values()]
+    assert store == {u: store.get_document(u) for u in store}
+    assert store != {}
+    store.clear()
+    assert len(store) == 0
+    assert store == {}
+
+
+def test_update_is_all_or_nothing(store: Storage) -> None:
+    keep = store.create({"a": b"1"})
+    with pytest.raises(sb.InvalidUIDError):
+        store.update({UID.new(): {"x": b"1"}, "bad": {"x": b"1"}})
+    with pytest.raises(sb.InvalidValueError):
+        store.update({keep.uid: {"a": b"2"}, UID.new(): {"x": "text"}})
+    assert dict(store.items()) == {keep.uid: {"a": b"1"}}
+
+
+def test_seed_methods(store: Storage) -> None:
+    uid = UID.new()
+    assert store.get_value(uid, "k") is None
+    assert store.get_value(uid, "k", b"dflt") == b"dflt"
+    assert store.count(uid) == 0
+    store.put(uid, "k", b"v")  # creates the document
+    assert uid in store
+    store.put(str(uid), "k2", bytearray(b"v2"))
+    assert store.get_value(uid, "k") == b"v"
+    assert store.count(uid) == 2
+    document = store.get_document(uid)
+    document["mutated"] = b"x"  # a copy
+    assert store.get_document(uid) == {"k": b"v", "k2": b"v2"}
+    assert store.delete(uid, "k") is True
+    assert store.delete(uid, "k") is False
+    assert store.delete(UID.new(), "k") is False
+    assert store.delete_document(uid) is True
+    assert store.delete_document(uid) is False
+    assert store.count(uid) == 0
+
+
+def test_discard_drops_changes_since_last_sync(reopen: object) -> None:
+    store: Storage = reopen()  # type: ignore[operator]
+    kept = store.create({"a": b"1"})
+    store.sync()
+    gone = store.create({"b": b"2"})
+    kept["a"] = b"changed"
+    kept["new"] = b"n"
+    store.discard()
+    assert gone.uid not in store
+    assert store.get_document(kept.uid) == {"a": b"1"}
+    del store[kept.uid]
+    store.discard()
+    assert store[kept.uid] == {"a": b"1"}
+    store.clear()
+    store.discard()
+    assert len(store) == 1
+    store.close()
+
+
+def test_discard_without_sync_returns_to_the_open_state(reopen: object) -> None:
+    opener = reopen
+    first: Storage = opener()  # type: ignore[operator]
+    doc = first.create({"a": b"1"})
+    first.close()
+    second: Storage = opener()  # type: ignore[operator]
+    if not opener.persistent:  # type: ignore[attr-defined]
+        second.close()
+        return
+    second[doc.uid]["a"] = b"2"
+    second.create()
+    second.discard()
+    assert dict(second.items()) == {doc.uid: {"a": b"1"}}
+    second.close()
+
+
+def test_close_syncs_and_closed_store_refuses_everything(reopen: object) -> None:
+    store: Storage = reopen()  # type: ignore[operator]
+    doc = store.create({"a": b"1"})
+    store.close()
+    store.close()  # twice is fine
+    assert store.closed
+    assert "closed" in repr(store)
+    assert isinstance(doc.uid, UID)  # keeps working
+    assert str(doc.uid) in repr(doc)
+    for call in (
+        lambda: store[doc.uid],
+        lambda: len(store),
+        lambda: list(store),
+        lambda: iter(store),
+        lambda: doc.uid in store,
+        lambda: store.create(),
+        lambda: store.put(doc.uid, "k", b"v"),
+        lambda: store.get_value(doc.uid, "a"),
+        lambda: store.sync(),
+        lambda: store.discard(),
+        lambda: doc["a"],
+        lambda: doc.__setitem__("a", b"x"),
+        lambda: len(doc),
+        lambda: store.__enter__(),
+        lambda: store["not a uid"],
+        lambda: store.__setitem__("not a uid", {}),
+    ):
+        with pytest.raises(sb.StorageClosedError):
+            call()
+    if reopen.persistent:  # type: ignore[attr-defined]
+        with reopen() as again:  # type: ignore[operator]
+            assert again[doc.uid]["a"] == b"1"
+
+
+def test_context_manager_syncs(reopen: object) -> None:
+    with reopen() as store:  # type: ignore[operator]
+        uid = store.create({"k": b"v"}).uid
+    assert store.closed
+    if reopen.persistent:  # type: ignore[attr-defined]
+        with reopen("r") as again:  # type: ignore[operator]
+            assert again.get_value(uid, "k") == b"v"
+
+
+def test_repr_names_backend(store: Storage) -> None:
+    text = repr(store)
+    assert text.startswith("<Storage ")
+    assert ("memory://" in text) or ("sqlite:" in text)
+
+
+def test_storage_wraps_a_backend_object() -> None:
+    from storagebackend.backends.memory import MemoryBackend
+
+    with sb.Storage(MemoryBackend()) as store:
+        store.create({"a": b"1"})
+        assert len(store) == 1
+    with pytest.raises(TypeError):
+        sb.Storage(object())  # type: ignore[arg-type]
