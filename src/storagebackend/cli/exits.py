@@ -19,7 +19,7 @@ from storagebackend.errors import (
     StorageLockedError,
 )
 
-__all__ = ["EXIT_CODES_HELP", "CommandError", "ExitCode", "exit_code_for"]
+__all__ = ["EXIT_CODES_HELP", "MEANINGS", "CommandError", "ExitCode", "exit_code_for"]
 
 
 class ExitCode(IntEnum):
@@ -35,7 +35,8 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-_MEANINGS: dict[ExitCode, str] = {
+#: What each exit code means: the epilog of --help, and the README's table (a test compares them).
+MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success",
     ExitCode.NO: "not found (document or key), check found problems, or copy refused (DST not empty)",
     ExitCode.USAGE: "usage: bad arguments, URL, uid, key or value; unknown scheme, codec or option",
@@ -47,7 +48,7 @@ _MEANINGS: dict[ExitCode, str] = {
 }
 
 #: The epilog of ``storagebackend --help``; the README's table says the same.
-EXIT_CODES_HELP = "exit codes:\n" + "\n".join(f"  {int(code):<3}  {text}" for code, text in _MEANINGS.items())
+EXIT_CODES_HELP = "exit codes:\n" + "\n".join(f"  {int(code):<3}  {text}" for code, text in MEANINGS.items())
 
 
 class CommandError(Exception):
