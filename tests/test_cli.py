@@ -7,6 +7,8 @@ or the installed script) against a store the test builds in-process.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,19 @@ def test_an_unreachable_server_exits_5_without_showing_the_password(tmp_path: Pa
 
 def test_the_console_script_is_installed() -> None:
     assert SCRIPT.exists(), f"pip install -e . should have put the storagebackend script at {SCRIPT}"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(folder: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storagebackend", "show", "notes.json"],
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()  # like `| head -0`, before the command has written anything
+    errors = process.stderr.read()
+    assert process.wait(timeout=120) == ExitCode.BROKEN_PIPE
+    assert errors == b""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -169,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")  # a key in a non-UTF-8 terminal never crashes a listing
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as a tool killed by SIGPIPE does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.BROKEN_PIPE
     except (Exception, KeyboardInterrupt) as exc:
         return _report(exc, args.debug)
     return code

@@ -33,6 +33,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 5
     INTERNAL = 70
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
 
 
 #: What each exit code means: the epilog of --help, and the README's table (a test compares them).
@@ -45,6 +46,7 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.UNAVAILABLE: "server unreachable (FTP, PostgreSQL, Redis)",
     ExitCode.INTERNAL: "internal error: a bug, please report it (--debug shows the traceback)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitCode.BROKEN_PIPE: "stdout closed early, e.g. piped into head (as for a tool killed by SIGPIPE)",
 }
 
 #: The epilog of ``storagebackend --help``; the README's table says the same.
