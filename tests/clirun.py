@@ -16,20 +16,22 @@ def run(
     *args: str,
     cwd: Path,
     stdin: bytes | None = None,
+    stdin_from: int | None = None,
     script: bool = False,
     env: dict[str, str] | None = None,
     **popen: Any,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m storagebackend ARGS`` (or the installed script) and capture its output.
 
-    Without ``stdin`` the command reads an empty stdin, never the test runner's.
+    ``stdin`` is piped in; ``stdin_from`` is a file descriptor (a terminal, say);
+    without either the command reads an empty stdin, never the test runner's.
     """
     command = [str(SCRIPT)] if script else [sys.executable, "-m", "storagebackend"]
     options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
-    if stdin is None:
-        options["stdin"] = subprocess.DEVNULL
-    else:
+    if stdin is not None:
         options["input"] = stdin
+    else:
+        options["stdin"] = subprocess.DEVNULL if stdin_from is None else stdin_from
     return subprocess.run(
         [*command, *args], cwd=cwd, env={**os.environ, **(env or {})}, timeout=120, check=False, **options
     )

@@ -6,6 +6,8 @@ or the installed script) against a store the test builds in-process.
 
 from __future__ import annotations
 
+import os
+import pty
 import sqlite3
 import subprocess
 import sys
@@ -217,3 +219,14 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(folder: Path) -> None:
     errors = process.stderr.read()
     assert process.wait(timeout=120) == ExitCode.BROKEN_PIPE
     assert errors == b""
+
+
+def test_put_without_a_value_on_a_terminal_asks_for_one_instead_of_waiting(folder: Path) -> None:
+    main, terminal = pty.openpty()
+    try:
+        result = run("put", "notes.json", TEXT, "k", cwd=folder, stdin_from=terminal)
+    finally:
+        os.close(terminal)
+        os.close(main)
+    assert result.returncode == ExitCode.USAGE
+    assert "no value: give --value TEXT or --file PATH, or pipe the value on stdin" in error_line(result)

@@ -2,10 +2,10 @@
 
 ``copy`` opens SRC read-only and DST with flag ``"c"``, writes every document
 under its own uid and syncs once at the end, so a failed copy leaves DST as it
-was (file stores and SQL databases write everything in one step). A DST that
-already holds documents is refused unless ``--merge`` (SRC's documents replace
-those with the same uid, the others stay) or ``--replace`` (DST ends up an
-exact copy of SRC) is given.
+was (file stores and SQL databases write everything in one step; a DST that
+did not exist is left empty). A DST that already holds documents is refused
+unless ``--merge`` (SRC's documents replace those with the same uid, the
+others stay) or ``--replace`` (DST ends up an exact copy of SRC) is given.
 """
 
 from __future__ import annotations
