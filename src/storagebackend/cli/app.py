@@ -163,8 +163,9 @@ def _report(exc: BaseException, debug: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (argparse exits 2 itself on bad usage)."""
     args = parser().parse_args(argv)
+    # Errors reach the user as exceptions; the library's warnings (a retry, a plugin ignored) only with --debug.
     logging.basicConfig(
-        format=f"{PROG}: %(message)s", level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr
+        format=f"{PROG}: %(message)s", level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr
     )
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="backslashreplace")  # a key in a non-UTF-8 terminal never crashes a listing
