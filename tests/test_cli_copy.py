@@ -131,7 +131,7 @@ def test_check_reports_every_value_and_key_beyond_the_limits(tmp_path: Path) -> 
     assert result.stdout.decode().splitlines() == [
         f"problem: document {FIRST}: invalid key '{'k' * 33}': 33 characters, at most 32 allowed",
         f"problem: document {FIRST}, key big: invalid value: 10 bytes, at most 8 allowed",
-        "big.json: 1 document, 2 keys, 1 bytes of values; 2 problems",
+        "big.json: 1 document, 2 keys, 1 byte of values; 2 problems",
     ]
     assert run("check", "big.json", "--max-key-length", "33", cwd=tmp_path).returncode == 0
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from storagebackend.cli.exits import CommandError, ExitCode
-from storagebackend.cli.output import show_key, show_value
+from storagebackend.cli.output import plural, show_key, show_value
 from storagebackend.cli.stores import opened, store_options
 from storagebackend.errors import DocumentNotFoundError
 from storagebackend.storage import Storage
@@ -21,21 +21,17 @@ from storagebackend.uid import UID
 __all__ = ["get", "ls", "put", "rm", "show"]
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def ls(args: argparse.Namespace) -> int:
     """Print every document's uid and key count, sorted by uid."""
     with opened(args.url, "r", store_options(args, args.codec)) as store:
         for uid in sorted(store):
-            print(f"{uid}  {_plural(store.count(uid), 'key')}")
+            print(f"{uid}  {plural(store.count(uid), 'key')}")
     return ExitCode.OK
 
 
 def _print_document(store: Storage, uid: UID) -> None:
     document = store.get_document(uid)
-    print(f"{uid}  {_plural(len(document), 'key')}")
+    print(f"{uid}  {plural(len(document), 'key')}")
     for key, value in document.items():
         print(f"  {show_key(key)} = {show_value(value)}")
 

@@ -11,7 +11,7 @@ import re
 import time
 from typing import Final, TextIO
 
-__all__ = ["Progress", "show_key", "show_value"]
+__all__ = ["Progress", "plural", "show_key", "show_value"]
 
 #: Text longer than this is cut in ``show`` (``get`` prints a value whole).
 TEXT_PREVIEW: Final = 200
@@ -19,6 +19,11 @@ TEXT_PREVIEW: Final = 200
 HEX_PREVIEW: Final = 16
 
 _PLAIN_KEY: Final = re.compile(r"[\w.@+/-]+")
+
+
+def plural(count: int, word: str) -> str:
+    """``"1 key"``, ``"2 keys"``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def show_key(key: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from storagebackend.cli.exits import CommandError, ExitCode
-from storagebackend.cli.output import Progress, show_key
+from storagebackend.cli.output import Progress, plural, show_key
 from storagebackend.cli.stores import opened, same_store, store_options
 from storagebackend.errors import CorruptStoreError, InvalidKeyError, InvalidUIDError, InvalidValueError
 from storagebackend.storage import Storage
@@ -26,10 +26,6 @@ from storagebackend.urls import redact
 __all__ = ["check", "copy"]
 
 _HEX_UID: Final = re.compile(r"[0-9a-f]{32}")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def copy(args: argparse.Namespace) -> int:
@@ -45,7 +41,7 @@ def copy(args: argparse.Namespace) -> int:
         existing = len(dst)
         if existing and not (args.merge or args.replace):
             raise CommandError(
-                f"{dst_shown} already holds {_plural(existing, 'document')}; nothing was copied. "
+                f"{dst_shown} already holds {plural(existing, 'document')}; nothing was copied. "
                 "Pass --merge to add SRC's documents (replacing those with the same uid) "
                 "or --replace to make DST an exact copy of SRC",
                 ExitCode.NO,
@@ -58,7 +54,7 @@ def copy(args: argparse.Namespace) -> int:
         finally:
             progress.close()
     if not args.quiet:
-        print(f"copied {_plural(documents, 'document')} ({_plural(keys, 'key')}) from {src_shown} to {dst_shown}")
+        print(f"copied {plural(documents, 'document')} ({plural(keys, 'key')}) from {src_shown} to {dst_shown}")
     return ExitCode.OK
 
 
@@ -100,9 +96,10 @@ def check(args: argparse.Namespace) -> int:
         report.problems.append(str(exc))
     for problem in report.problems:
         print(f"problem: {problem}")
-    summary = f"{_plural(report.documents, 'document')}, {_plural(report.keys, 'key')}, {report.size} bytes of values"
+    counts = [plural(report.documents, "document"), plural(report.keys, "key"), plural(report.size, "byte")]
+    summary = ", ".join(counts) + " of values"
     if report.problems:
-        print(f"{shown}: {summary}; {_plural(len(report.problems), 'problem')}")
+        print(f"{shown}: {summary}; {plural(len(report.problems), 'problem')}")
         return ExitCode.NO
     print(f"{shown}: {summary}; ok")
     return ExitCode.OK
