@@ -187,6 +187,17 @@ def test_a_locked_store_exits_4_after_the_lock_timeout(tmp_path: Path) -> None:
     assert stored(tmp_path, "locked.db") == {TEXT: {"k": b"v"}}
 
 
+def test_a_locked_file_store_exits_4_after_the_lock_timeout(folder: Path) -> None:
+    from storagebackend.transports.local import LocalTransport
+
+    if not LocalTransport.supports_locking:
+        pytest.skip("the local transport does not lock on this branch yet")
+    with sb.open(folder / "notes.json", flag="w"):  # holds the exclusive lock
+        result = run("ls", "notes.json", "--lock-timeout", "0.2", cwd=folder)
+    assert result.returncode == ExitCode.BUSY
+    assert "notes.json" in error_line(result)
+
+
 def test_an_unreachable_server_exits_5_without_showing_the_password(tmp_path: Path) -> None:
     pytest.importorskip("storagebackend.transports.ftp", reason="the FTP transport is not on this branch yet")
     import socket
