@@ -7,6 +7,7 @@ sidecar lock between processes.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import signal
 import stat
@@ -354,8 +355,8 @@ def test_discard_then_close_after_a_failed_close(filled: tuple[Path, sb.UID], mo
     assert path.read_bytes() == before
 
 
-def test_a_writer_killed_mid_write_leaves_the_old_file(filled: tuple[Path, sb.UID]) -> None:
-    """A temporary file left by a crash is removed by the next writer; the store is intact."""
+def test_a_temporary_file_left_by_a_crash_is_removed_by_the_next_writer(filled: tuple[Path, sb.UID]) -> None:
+    """A writer killed mid-write leaves its temporary file, never a partial store."""
     path, uid = filled
     before = path.read_bytes()
     stale = path.parent / f".{path.name}.0123456789abcdef.tmp"
@@ -501,6 +502,15 @@ def test_two_stores_in_one_process_exclude_each_other(json_store: tuple[Path, sb
     sb.open(path, lock_timeout=0).close()
     with sb.open(path, flag="r") as reader, sb.open(path, flag="r", lock_timeout=0) as other:
         assert len(reader) == len(other) == 1
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_store_never_closed_releases_its_lock_when_collected(json_store: tuple[Path, sb.UID]) -> None:
+    path, _ = json_store
+    store = sb.open(path)
+    del store
+    gc.collect()
+    sb.open(path, lock_timeout=0).close()
 
 
 def test_a_reader_in_a_read_only_folder_reads_without_a_lock(

@@ -31,6 +31,7 @@ import io
 import logging
 import posixpath
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -58,6 +59,22 @@ class _ShortUpload(Exception):
     """The uploaded temporary file has the wrong size: retried like a dropped connection."""
 
 
+class _FTPS(ftplib.FTP_TLS):
+    """``FTP_TLS`` whose data connections resume the control connection's TLS session.
+
+    vsftpd (``require_ssl_reuse``, its default), FileZilla Server and others refuse
+    a data connection that starts a new session; ftplib does not reuse one
+    (https://bugs.python.org/issue19500), hence this override.
+    """
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            session = self.sock.session if isinstance(self.sock, ssl.SSLSocket) else None
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+        return conn, size
+
+
 class FTPTransport(Transport):
     """A file on an FTP/FTPS server; conflicts are detected, since nothing can be locked."""
 
@@ -79,6 +96,8 @@ class FTPTransport(Transport):
             raise ValueError(f"URL {server} names no file: give a path such as ftp://host/dir/store.json")
         if any(char in server.path for char in "\r\n\0"):
             raise ValueError(f"URL {server}: the path contains a line break or NUL, which FTP cannot send")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise TypeError(f"timeout must be a number of seconds, got {type(timeout).__name__}")
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if ssl_context is not None and server.scheme != "ftps":
@@ -186,7 +205,7 @@ class FTPTransport(Transport):
         ftp: ftplib.FTP
         if server.scheme == "ftps":
             context = self._ssl_context or ssl.create_default_context()
-            ftp = ftplib.FTP_TLS(context=context, timeout=self.timeout)
+            ftp = _FTPS(context=context, timeout=self.timeout)
         else:
             ftp = ftplib.FTP(timeout=self.timeout)
         step = "the connection"

@@ -32,7 +32,7 @@ import re
 import secrets
 import stat
 import time
-from typing import Final
+from typing import BinaryIO, Final
 
 from storagebackend.errors import StorageIOError, StorageLockedError
 from storagebackend.transports.base import Transport
@@ -68,7 +68,9 @@ class LocalTransport(Transport):
         self._target = os.path.realpath(self.path)
         self._folder, self._name = os.path.split(self._target)
         self.lock_path = self._target + LOCK_SUFFIX
-        self._lock_fd: int | None = None
+        # A file object, not a bare descriptor: a store that is never closed still
+        # releases its lock when it is garbage-collected (with a ResourceWarning).
+        self._lock_file: BinaryIO | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r}>"
@@ -199,7 +201,7 @@ class LocalTransport(Transport):
         Polls for up to ``timeout`` seconds, then raises StorageLockedError
         naming the store. Raises StorageIOError if the sidecar cannot be opened.
         """
-        if self._lock_fd is not None:
+        if self._lock_file is not None:
             return
         fd = self._open_sidecar(exclusive)
         if fd is None:
@@ -228,7 +230,7 @@ class LocalTransport(Transport):
         except BaseException:
             os.close(fd)
             raise
-        self._lock_fd = fd
+        self._lock_file = os.fdopen(fd, "rb", buffering=0)
         if exclusive:
             self._remove_stale_temporaries()
 
@@ -252,6 +254,6 @@ class LocalTransport(Transport):
 
     def close(self) -> None:
         """Release the lock (closing the sidecar's descriptor); twice is fine."""
-        fd, self._lock_fd = self._lock_fd, None
-        if fd is not None:
-            os.close(fd)
+        lock_file, self._lock_file = self._lock_file, None
+        if lock_file is not None:
+            lock_file.close()
