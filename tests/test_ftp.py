@@ -104,6 +104,15 @@ def test_bad_ftp_urls(url: str, message: str) -> None:
     assert "secret" not in str(caught.value)
 
 
+@pytest.mark.parametrize("password", ["top@secret", "top/secret", "top?secret", "top#secret", "top:secret"])
+def test_an_unencoded_password_never_shows(password: str) -> None:
+    """A password pasted without percent-encoding makes a malformed URL; the message hides it whole."""
+    with pytest.raises(ValueError, match="malformed URL") as caught:
+        sb.open(f"ftp://user:{password}@example.com:99999/x.json")
+    assert "secret" not in str(caught.value)
+    assert "user:***@" in str(caught.value)
+
+
 def test_bad_options() -> None:
     with pytest.raises(ValueError, match="timeout"):
         sb.open("ftp://example.com/x.json", timeout=0)
