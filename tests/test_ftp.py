@@ -289,7 +289,9 @@ def test_the_same_bytes_written_twice_are_no_conflict(ftp_server: FTPServer, fol
 # -- servers that go away, refuse, or behave differently ---------------------------------------------------
 
 
-def test_the_store_reconnects_after_a_server_restart(own_ftp_server: FTPServer) -> None:
+def test_the_store_reconnects_after_a_server_restart(
+    own_ftp_server: FTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
     url = own_ftp_server.url("restart.json")
     store = sb.open(url)
     uid = store.create({"a": b"1"}).uid
@@ -297,7 +299,10 @@ def test_the_store_reconnects_after_a_server_restart(own_ftp_server: FTPServer) 
     own_ftp_server.kill()
     own_ftp_server.start()
     store[uid]["b"] = b"2"
-    store.sync()
+    with caplog.at_level(logging.WARNING):
+        store.sync()  # the old connection is dead: a new one, and the sync succeeds
+    assert "reconnecting" in caplog.text
+    assert FTP_PASSWORD not in caplog.text
     store.close()
     with sb.open(url, flag="r") as again:
         assert again[uid] == {"a": b"1", "b": b"2"}

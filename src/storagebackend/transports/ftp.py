@@ -182,17 +182,20 @@ class FTPTransport(Transport):
                     f"trusted: {self._scrub(str(exc))}"
                 ) from exc
             except ftplib.error_perm as exc:
-                reason = self._scrub(str(exc))
-                raise StorageIOError(f"{self.describe()}: {what} refused by the server: {reason}") from self._scrubbed(
-                    exc
-                )
+                cause = self._scrubbed(exc)
+                raise StorageIOError(f"{self.describe()}: {what} refused by the server: {cause}") from cause
             except (*_TRANSIENT, _ShortUpload) as exc:
                 self._drop()
                 failure = exc
+        assert failure is not None
+        cause = self._scrubbed(failure)
+        reason = str(cause) or type(cause).__name__
+        if isinstance(failure, _ShortUpload):
+            raise StorageIOError(f"{self.describe()}: {what} failed {self.attempts} times: {reason}") from cause
         raise BackendUnavailableError(
             f"{self.describe()}: {what} failed: cannot reach the FTP server at {self._address} "
-            f"({self.attempts} attempts; last: {self._scrub(str(failure)) or type(failure).__name__})"
-        ) from (self._scrubbed(failure) if failure is not None else None)
+            f"({self.attempts} attempts; last: {reason})"
+        ) from cause
 
     def _connection(self) -> ftplib.FTP:
         if self._ftp is None:
