@@ -302,6 +302,9 @@ class StorageMachine(RuleBasedStateMachine):
 
     @rule(hex_uid=uids, key=keys(), data=st.data())
     def delete_key(self, hex_uid: str, key: str, data: st.DataObject) -> None:
+        existing = sorted(self.model.get(hex_uid, {}))
+        if data.draw(st.booleans()) and existing:  # a random key is rarely one that is there
+            key = data.draw(st.sampled_from(existing))
         present = key in self.model.get(hex_uid, {})
         how = data.draw(st.sampled_from(["delete", "del", "pop"]))
         if how == "delete":
