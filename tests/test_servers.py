@@ -22,10 +22,10 @@ from servers import PASSWORD, Stores, free_port
 from storagebackend.storage import Storage
 from storagebackend.testing import StorageMachine
 
-# Sized so both machines together take well under a minute on 2 cores.
+# The suite's own size (25 examples of up to 25 steps): about 30 s for both on 2 cores.
 SERVER_MACHINE_SETTINGS = settings(
-    max_examples=12,
-    stateful_step_count=20,
+    max_examples=25,
+    stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

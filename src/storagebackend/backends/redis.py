@@ -72,10 +72,9 @@ class RedisBackend(BufferedBackend):
             raise ValueError(f"invalid Redis key prefix {prefix!r}: 1 to 100 characters, no spaces")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValueError(f"invalid timeout {timeout!r}: expected a number of seconds > 0")
-        try:
-            database = int(server.path or "0")
-        except ValueError:
-            raise ValueError(f"invalid Redis database {server.path!r} in URL {server}: expected a number") from None
+        if not re.fullmatch(r"[0-9]{1,5}", server.path or "0"):
+            raise ValueError(f"invalid Redis database {server.path!r} in URL {server}: expected a number >= 0")
+        database = int(server.path or "0")
         self.server = server
         self.prefix = prefix
         self.database = database
