@@ -134,7 +134,7 @@ def test_a_bad_database_number_is_refused_before_connecting(path: str) -> None:
         sb.open(f"redis://127.0.0.1:{free_port()}/{path}")
 
 
-@pytest.mark.parametrize("prefix", ["", "has space", "tab\there", "x" * 101])
+@pytest.mark.parametrize("prefix", ["", "has space", "tab\there", "nul\x00", "x" * 101])
 def test_bad_prefixes_are_refused_before_connecting(prefix: str) -> None:
     with pytest.raises(ValueError, match="invalid Redis key prefix"):
         sb.open(f"redis://127.0.0.1:{free_port()}/0", prefix=prefix)

@@ -95,7 +95,12 @@ _SQL: Final = {
 
 
 class PostgreSQLBackend(BufferedBackend):
-    """Documents in three tables of a PostgreSQL database, shared by any number of processes."""
+    """Documents in three tables of a PostgreSQL database, shared by any number of processes.
+
+    Opening connects and checks (or creates) the tables: raises ValueError for a
+    bad table name or timeout, StoreNotFoundError, CorruptStoreError,
+    BackendUnavailableError, StorageLockedError or StorageIOError.
+    """
 
     schemes: ClassVar[tuple[str, ...]] = ("postgresql",)
     options: ClassVar[frozenset[str]] = frozenset({"table", "timeout"})
@@ -115,9 +120,9 @@ class PostgreSQLBackend(BufferedBackend):
                 f"invalid PostgreSQL table name {table!r}: 1 to 48 letters, digits and underscores, "
                 "not starting with a digit"
             )
-        for name, seconds in (("timeout", timeout), ("lock_timeout", lock_timeout)):
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-                raise ValueError(f"invalid {name} {seconds!r}: expected a number of seconds >= 0")
+        for name, seconds, least in (("timeout", timeout, 0.001), ("lock_timeout", lock_timeout, 0)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= least:
+                raise ValueError(f"invalid {name} {seconds!r}: expected a number of seconds{' > 0' if least else ''}")
         self.server = server
         self.table = table
         self._lock_timeout = float(lock_timeout)
@@ -210,7 +215,7 @@ class PostgreSQLBackend(BufferedBackend):
                     log.info("%s: %s; trying again (%d/%d)", self.server.address, exc.sqlstate, attempt, _ATTEMPTS)
                     time.sleep(_BACKOFF * attempt)
                     continue
-                raise self._error(exc, action) from exc
+                raise self._error(exc, action, unavailable) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _unavailable(self, exc: psycopg.Error) -> bool:
@@ -221,7 +226,7 @@ class PostgreSQLBackend(BufferedBackend):
         conn = self._conn
         return isinstance(exc, psycopg.OperationalError) and (not state or conn is None or conn.broken)
 
-    def _error(self, exc: psycopg.Error, action: str) -> StorageError:
+    def _error(self, exc: psycopg.Error, action: str, unavailable: bool) -> StorageError:
         """Map a psycopg error to the StorageError a user should see, without the password."""
         password = self.server.password
         if password and any(password in str(arg) for arg in exc.args):
@@ -230,7 +235,7 @@ class PostgreSQLBackend(BufferedBackend):
         if password:
             detail = detail.replace(password, "***")
         where = f"{self.describe()}: {action}"
-        if self._unavailable(exc):
+        if unavailable:
             return BackendUnavailableError(f"PostgreSQL at {self.server.address} is unavailable ({where}): {detail}")
         if exc.sqlstate in _LOCKED_STATES:
             return StorageLockedError(

@@ -60,7 +60,12 @@ _WATCH_ATTEMPTS: Final = 10  # emptying the store restarts this often if other w
 
 
 class RedisBackend(BufferedBackend):
-    """Documents as hashes in a Redis database, under a key prefix."""
+    """Documents as hashes in a Redis database, under a key prefix.
+
+    Opening connects and checks (or creates) the marker: raises ValueError for
+    a bad prefix, database or timeout, StoreNotFoundError, CorruptStoreError,
+    BackendUnavailableError or StorageIOError.
+    """
 
     schemes: ClassVar[tuple[str, ...]] = ("redis",)
     options: ClassVar[frozenset[str]] = frozenset({"prefix", "timeout"})
@@ -68,8 +73,8 @@ class RedisBackend(BufferedBackend):
 
     def __init__(self, server: ServerURL, prefix: str = DEFAULT_PREFIX, flag: str = "c", timeout: float = 10.0) -> None:
         super().__init__(flag)
-        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
-            raise ValueError(f"invalid Redis key prefix {prefix!r}: 1 to 100 characters, no spaces")
+        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix) or not prefix.isprintable():
+            raise ValueError(f"invalid Redis key prefix {prefix!r}: 1 to 100 printable characters, no spaces")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValueError(f"invalid timeout {timeout!r}: expected a number of seconds > 0")
         if not re.fullmatch(r"[0-9]{1,5}", server.path or "0"):
