@@ -8,6 +8,7 @@ touched. Backends therefore only see valid input (see ``backends/base.py``).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from types import TracebackType
 from typing import Any, NoReturn, overload
@@ -59,6 +60,8 @@ class Storage(MutableMapping[UID, "Document"]):
         self._description = backend.describe()
         self._read_only = backend.read_only
         self._open_backend = backend
+        # Writes, sync, discard and close take this lock; reads take none (see README, Threads).
+        self._lock = threading.RLock()
 
     # -- properties ------------------------------------------------------------------
 
@@ -119,29 +122,32 @@ class Storage(MutableMapping[UID, "Document"]):
         return self._backend.document_count()
 
     def __setitem__(self, uid: UID | str, document: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
-        backend = self._writer()
-        hex_uid = uid_hex(uid)
-        backend.write_document(hex_uid, self._limits.check_document(document))
+        with self._lock:
+            backend = self._writer()
+            hex_uid = uid_hex(uid)
+            backend.write_document(hex_uid, self._limits.check_document(document))
 
     def __delitem__(self, uid: UID | str) -> None:
-        backend = self._writer()
-        hex_uid = uid_hex(uid)
-        if not backend.delete_document(hex_uid):
-            raise self._missing(hex_uid)
+        with self._lock:
+            backend = self._writer()
+            hex_uid = uid_hex(uid)
+            if not backend.delete_document(hex_uid):
+                raise self._missing(hex_uid)
 
     # -- MutableMapping methods with a better meaning or a faster path ----------------------
 
     def pop(self, uid: UID | str, default: Any = _MISSING) -> Any:
         """Remove a document and return a plain dict copy of it (a view would be dead)."""
-        backend = self._writer()
-        hex_uid = uid_hex(uid)
-        document = backend.read_document(hex_uid)
-        if document is None:
-            if default is _MISSING:
-                raise self._missing(hex_uid)
-            return default
-        backend.delete_document(hex_uid)
-        return document
+        with self._lock:
+            backend = self._writer()
+            hex_uid = uid_hex(uid)
+            document = backend.read_document(hex_uid)
+            if document is None:
+                if default is _MISSING:
+                    raise self._missing(hex_uid)
+                return default
+            backend.delete_document(hex_uid)
+            return document
 
     def popitem(self) -> tuple[UID, dict[str, bytes]]:  # type: ignore[override]
         """Remove some document; return its UID and a plain dict copy of it."""
@@ -155,48 +161,53 @@ class Storage(MutableMapping[UID, "Document"]):
 
     def setdefault(self, uid: UID | str, default: Any = None) -> Document:
         """Return the document; if missing, create it from ``default`` (None: empty)."""
-        has_document = self._backend.has_document
-        hex_uid = uid_hex(uid)
-        if has_document(hex_uid):
+        with self._lock:
+            has_document = self._backend.has_document
+            hex_uid = uid_hex(uid)
+            if has_document(hex_uid):
+                return Document(self, hex_uid)
+            backend = self._writer()
+            backend.write_document(hex_uid, self._limits.check_document({} if default is None else default))
             return Document(self, hex_uid)
-        backend = self._writer()
-        backend.write_document(hex_uid, self._limits.check_document({} if default is None else default))
-        return Document(self, hex_uid)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Create or replace several documents; one invalid pair changes nothing."""
-        backend = self._writer()
-        items: Iterable[Any] = other.items() if isinstance(other, Mapping) else other
-        checked: list[tuple[str, DocumentData]] = []
-        for item in (*items, *kwargs.items()):
-            try:
-                uid, document = item
-            except (TypeError, ValueError):
-                raise InvalidValueTypeError(f"update() expects (uid, document) pairs, got {item!r}") from None
-            checked.append((uid_hex(uid), self._limits.check_document(document)))
-        for hex_uid, document in checked:
-            backend.write_document(hex_uid, document)
+        with self._lock:
+            backend = self._writer()
+            items: Iterable[Any] = other.items() if isinstance(other, Mapping) else other
+            checked: list[tuple[str, DocumentData]] = []
+            for item in (*items, *kwargs.items()):
+                try:
+                    uid, document = item
+                except (TypeError, ValueError):
+                    raise InvalidValueTypeError(f"update() expects (uid, document) pairs, got {item!r}") from None
+                checked.append((uid_hex(uid), self._limits.check_document(document)))
+            for hex_uid, document in checked:
+                backend.write_document(hex_uid, document)
 
     def clear(self) -> None:
         """Remove every document."""
-        self._writer().clear()
+        with self._lock:
+            self._writer().clear()
 
     # -- the seed's method API ---------------------------------------------------------------
 
     def create(self, mapping: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> Document:
         """Create a document with a new random UID and return its view."""
-        backend = self._writer()
-        document = self._limits.check_document({} if mapping is None else mapping)
-        hex_uid = UID.new().hex
-        backend.write_document(hex_uid, document)
-        return Document(self, hex_uid)
+        with self._lock:
+            backend = self._writer()
+            document = self._limits.check_document({} if mapping is None else mapping)
+            hex_uid = UID.new().hex
+            backend.write_document(hex_uid, document)
+            return Document(self, hex_uid)
 
     def put(self, uid: UID | str, key: str, data: Any) -> None:
         """Set one value, creating the document if it is missing."""
-        backend = self._writer()
-        hex_uid = uid_hex(uid)
-        limits = self._limits
-        backend.write_value(hex_uid, limits.check_key(key), limits.check_value(data))
+        with self._lock:
+            backend = self._writer()
+            hex_uid = uid_hex(uid)
+            limits = self._limits
+            backend.write_value(hex_uid, limits.check_key(key), limits.check_value(data))
 
     def get_value(self, uid: UID | str, key: str, default: Any = None) -> Any:
         """Return one value, or ``default`` when the key or the document is missing."""
@@ -215,13 +226,15 @@ class Storage(MutableMapping[UID, "Document"]):
 
     def delete(self, uid: UID | str, key: str) -> bool:
         """Remove one key; True if it was there (no error if missing)."""
-        backend = self._writer()
-        return backend.delete_value(uid_hex(uid), self._limits.check_key(key))
+        with self._lock:
+            backend = self._writer()
+            return backend.delete_value(uid_hex(uid), self._limits.check_key(key))
 
     def delete_document(self, uid: UID | str) -> bool:
         """Remove a document; True if it was there (no error if missing)."""
-        backend = self._writer()
-        return backend.delete_document(uid_hex(uid))
+        with self._lock:
+            backend = self._writer()
+            return backend.delete_document(uid_hex(uid))
 
     def count(self, uid: UID | str) -> int:
         """The number of keys in a document (0 if it is missing)."""
@@ -233,11 +246,13 @@ class Storage(MutableMapping[UID, "Document"]):
 
     def sync(self) -> None:
         """Make every change durable; on failure raise and keep the changes."""
-        self._backend.sync()
+        with self._lock:
+            self._backend.sync()
 
     def discard(self) -> None:
         """Drop every change since the last sync (or since the open)."""
-        self._backend.discard()
+        with self._lock:
+            self._backend.discard()
 
     def close(self) -> None:
         """Sync, then release everything; calling it twice is fine.
@@ -245,12 +260,13 @@ class Storage(MutableMapping[UID, "Document"]):
         If the sync fails, the error is raised and the store stays open with its
         changes: retry, or ``discard()`` and then ``close()``.
         """
-        if self.closed:
-            return
-        backend = self._backend
-        backend.sync()
-        self._backend = _Closed(f"{self._description}")  # type: ignore[assignment]
-        backend.close()
+        with self._lock:
+            if self.closed:
+                return
+            backend = self._backend
+            backend.sync()
+            self._backend = _Closed(f"{self._description}")  # type: ignore[assignment]
+            backend.close()
 
     def __enter__(self) -> Storage:
         self._backend.flag  # noqa: B018  entering a closed store raises StorageClosedError
@@ -324,15 +340,17 @@ class Document(MutableMapping[str, bytes]):
         return False
 
     def __setitem__(self, key: str, value: Any) -> None:
-        backend = self._writer()
-        limits = self._storage._limits
-        backend.write_value(self._hex, limits.check_key(key), limits.check_value(value))
+        with self._storage._lock:
+            backend = self._writer()
+            limits = self._storage._limits
+            backend.write_value(self._hex, limits.check_key(key), limits.check_value(value))
 
     def __delitem__(self, key: str) -> None:
-        backend = self._writer()
-        key = self._storage._limits.check_key(key)
-        if not backend.delete_value(self._hex, key):
-            raise KeyError(key)
+        with self._storage._lock:
+            backend = self._writer()
+            key = self._storage._limits.check_key(key)
+            if not backend.delete_value(self._hex, key):
+                raise KeyError(key)
 
     def _keys(self) -> list[str]:
         keys = self._storage._backend.read_keys(self._hex)
@@ -369,25 +387,27 @@ class Document(MutableMapping[str, bytes]):
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
         """Remove ``key`` and return its value (or ``default`` if it is missing)."""
-        backend = self._writer()
-        key = self._storage._limits.check_key(key)
-        value = backend.read_value(self._hex, key)
-        if value is None:
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        backend.delete_value(self._hex, key)
-        return value
+        with self._storage._lock:
+            backend = self._writer()
+            key = self._storage._limits.check_key(key)
+            value = backend.read_value(self._hex, key)
+            if value is None:
+                if default is _MISSING:
+                    raise KeyError(key)
+                return default
+            backend.delete_value(self._hex, key)
+            return value
 
     def popitem(self) -> tuple[str, bytes]:
         """Remove some key and return it with its value."""
-        backend = self._writer()
-        for key in self._keys():
-            value = backend.read_value(self._hex, key)
-            if value is not None:
-                backend.delete_value(self._hex, key)
-                return key, value
-        raise KeyError(f"popitem(): document {self._hex} is empty")
+        with self._storage._lock:
+            backend = self._writer()
+            for key in self._keys():
+                value = backend.read_value(self._hex, key)
+                if value is not None:
+                    backend.delete_value(self._hex, key)
+                    return key, value
+            raise KeyError(f"popitem(): document {self._hex} is empty")
 
     def setdefault(self, key: str, default: Any = None) -> bytes:
         """Return the value of ``key``; if missing, set it to ``default`` first."""
@@ -399,13 +419,15 @@ class Document(MutableMapping[str, bytes]):
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Set several values; one invalid pair changes nothing."""
-        backend = self._writer()
-        limits = self._storage._limits
-        values = limits.check_document(other)
-        if kwargs:
-            values.update(limits.check_document(kwargs))
-        backend.write_values(self._hex, values)
+        with self._storage._lock:
+            backend = self._writer()
+            limits = self._storage._limits
+            values = limits.check_document(other)
+            if kwargs:
+                values.update(limits.check_document(kwargs))
+            backend.write_values(self._hex, values)
 
     def clear(self) -> None:
         """Remove every key; the document itself stays."""
-        self._writer().write_document(self._hex, {})
+        with self._storage._lock:
+            self._writer().write_document(self._hex, {})

@@ -99,7 +99,7 @@ class BufferedBackend(Backend):
         if change.replace:
             return {k: v for k, v in change.values.items() if v is not None}
         document = (None if self.cleared else self.stored_document(uid)) or {}
-        for key, value in change.values.items():
+        for key, value in dict(change.values).items():  # a snapshot, for threads writing meanwhile
             if value is None:
                 document.pop(key, None)
             else:
@@ -114,20 +114,21 @@ class BufferedBackend(Backend):
 
     def uids(self) -> Iterable[str]:
         stored = [] if self.cleared else self.stored_uids()
-        pending = self.pending
+        pending = dict(self.pending)  # a snapshot: other threads may write while we read
         uids = [uid for uid in stored if uid not in pending]
         uids.extend(uid for uid, change in pending.items() if change is not None)
         return uids
 
     def document_count(self) -> int:
+        pending = dict(self.pending)  # a snapshot: other threads may write while we read
         if self.cleared:
-            return sum(1 for change in self.pending.values() if change is not None)
-        if not self.pending:
+            return sum(1 for change in pending.values() if change is not None)
+        if not pending:
             return self.stored_count()
-        if len(self.pending) > _LOOKUPS_BEFORE_SCAN:
+        if len(pending) > _LOOKUPS_BEFORE_SCAN:
             return len(list(self.uids()))
         count = self.stored_count()
-        for uid, change in self.pending.items():
+        for uid, change in pending.items():
             count += (change is not None) - self.stored_has(uid)
         return count
 
@@ -177,8 +178,9 @@ class BufferedBackend(Backend):
         if not self.pending and not self.cleared:
             return
         self.commit(self.cleared, self.pending)
-        self.pending = {}
+        # In this order, a reader in another thread sees the committed data at every moment.
         self.cleared = self._cleared_at_open = False
+        self.pending = {}
 
     def discard(self) -> None:
         self.pending = {}

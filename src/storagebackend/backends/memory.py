@@ -63,7 +63,7 @@ class MemoryBackend(Backend):
         return uid in self._docs
 
     def uids(self) -> Iterable[str]:
-        return self._docs.keys()
+        return list(self._docs)  # a snapshot: another thread may write while the caller iterates
 
     def document_count(self) -> int:
         return len(self._docs)
