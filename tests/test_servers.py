@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import traceback
 from pathlib import Path
 from urllib.parse import quote
@@ -254,6 +255,37 @@ def test_two_processes_write_concurrently_and_lose_nothing(stores: Stores, tmp_p
             assert store.get_document(f"{name}{'f' * 31}") == {"last": b"%d" % (count - 1)}
             assert f"{name}{'e' * 31}" not in store
         assert len(store) == 2 * count + 2 + 1
+
+
+def test_threads_sharing_one_store_lose_nothing(stores: Stores) -> None:
+    url = stores.url()
+    store = sb.open(url)
+    shared = store.create()
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for number in range(60):
+                uid = f"{worker:02x}{number:030x}"
+                store[uid] = {"n": b"%d" % number}
+                shared[f"w{worker}-{number % 10}"] = b"x"
+                assert store[uid]["n"] == b"%d" % number  # reads take no lock: they share the connection
+                list(store)
+                if number % 15 == 0:
+                    store.sync()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    store.close()
+    with sb.open(url, flag="r") as again:
+        assert len(again) == 4 * 60 + 1
+        assert len(again[shared.uid]) == 40
 
 
 # -- a server that goes away and comes back ----------------------------------------------------------

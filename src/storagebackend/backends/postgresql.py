@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import math
 import re
+import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -145,6 +146,7 @@ class PostgreSQLBackend(BufferedBackend):
         }
         self._connect_args = {name: value for name, value in connect_args.items() if value is not None}
         self._conn: Connection | None = None
+        self._guard = threading.Lock()
         try:
             self._open()
         except BaseException:
@@ -180,21 +182,27 @@ class PostgreSQLBackend(BufferedBackend):
     # -- connection and errors: every psycopg call goes through _run ------------------------
 
     def _connection(self) -> Connection:
-        """The open connection, or a new one after a loss (autocommit: each read stands alone)."""
-        conn = self._conn
-        if conn is None or conn.closed or conn.broken:
-            self._drop()
-            conn = self._conn = psycopg.connect(autocommit=True, **self._connect_args)
-        return conn
+        """The open connection, or a new one after a loss (autocommit: each read stands alone).
 
-    def _drop(self) -> None:
-        """Forget the connection, closing it if it is still open."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except psycopg.Error:
-                log.debug("closing a broken PostgreSQL connection to %s failed", self.server.address, exc_info=True)
+        psycopg connections serialise their own use; the guard makes threads
+        that read at once (Storage locks only writes) share one reconnect.
+        """
+        with self._guard:
+            conn = self._conn
+            if conn is None or conn.closed or conn.broken:
+                conn = self._conn = psycopg.connect(autocommit=True, **self._connect_args)
+            return conn
+
+    def _drop(self, conn: Connection | None = None) -> None:
+        """Close and forget the connection (only if it is still ``conn``, when given)."""
+        with self._guard:
+            if self._conn is None or (conn is not None and self._conn is not conn):
+                return
+            conn, self._conn = self._conn, None
+        try:
+            conn.close()
+        except psycopg.Error:
+            log.debug("closing a broken PostgreSQL connection to %s failed", self.server.address, exc_info=True)
 
     def _run(self, action: str, work: Callable[[Connection], T]) -> T:
         """Run ``work`` on a live connection, retrying a bounded number of times.
@@ -205,26 +213,20 @@ class PostgreSQLBackend(BufferedBackend):
         failure, is raised mapped by :meth:`_error`.
         """
         for attempt in range(1, _ATTEMPTS + 1):
+            conn = None
             try:
-                return work(self._connection())
+                conn = self._connection()
+                return work(conn)
             except psycopg.Error as exc:
-                unavailable = self._unavailable(exc)
+                unavailable = _unavailable(exc, conn)
                 if unavailable:
-                    self._drop()
+                    self._drop(conn)
                 if attempt < _ATTEMPTS and (unavailable or exc.sqlstate in _RETRY_STATES):
                     log.info("%s: %s; trying again (%d/%d)", self.server.address, exc.sqlstate, attempt, _ATTEMPTS)
                     time.sleep(_BACKOFF * attempt)
                     continue
                 raise self._error(exc, action, unavailable) from exc
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _unavailable(self, exc: psycopg.Error) -> bool:
-        """True when the server cannot be reached or dropped the connection."""
-        state = exc.sqlstate or ""
-        if state.startswith(_UNAVAILABLE_STATES):
-            return True
-        conn = self._conn
-        return isinstance(exc, psycopg.OperationalError) and (not state or conn is None or conn.broken)
 
     def _error(self, exc: psycopg.Error, action: str, unavailable: bool) -> StorageError:
         """Map a psycopg error to the StorageError a user should see, without the password."""
@@ -385,3 +387,11 @@ class PostgreSQLBackend(BufferedBackend):
 
     def close(self) -> None:
         self._drop()
+
+
+def _unavailable(exc: psycopg.Error, conn: Connection | None) -> bool:
+    """True when the server cannot be reached (``conn`` is None) or dropped the connection."""
+    state = exc.sqlstate or ""
+    if state.startswith(_UNAVAILABLE_STATES):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and (not state or conn is None or conn.broken)
