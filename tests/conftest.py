@@ -1,7 +1,8 @@
-"""Shared fixtures: core backends (memory, SQLite), every codec that exists, real FTP/FTPS servers."""
+"""Shared fixtures: core backends (memory, SQLite), every codec, real FTP/FTPS, PostgreSQL and Redis servers."""
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,16 @@ import pytest
 
 import storagebackend as sb
 from ftp_server import FTPServer
+from servers import (
+    POSTGRES_ENV,
+    REDIS_ENV,
+    postgres_server,
+    postgres_url,
+    private_stores,
+    redis_server,
+    redis_url,
+    stores,
+)
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
 from support import FTP_PASSWORD, FTP_USER, available_codecs, make_certificate
@@ -98,3 +109,17 @@ def own_ftp_server(tmp_path: Path) -> Iterator[FTPServer]:
 def folder(request: pytest.FixtureRequest) -> str:
     """A folder name on the shared servers unique to this test."""
     return "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name)[:80]
+
+
+# The server fixtures (real PostgreSQL and Redis, tests/servers.py), for every test module.
+__all__ = ["postgres_server", "postgres_url", "private_stores", "redis_server", "redis_url", "stores"]
+
+
+def pytest_report_header() -> list[str]:
+    """Say in the test output which servers the server tests use."""
+    from storagebackend.urls import redact
+
+    return [
+        f"{name}: {redact(os.environ[name]) if os.environ.get(name) else 'not set (a private server is started)'}"
+        for name in (POSTGRES_ENV, REDIS_ENV)
+    ]

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# PostgreSQL and Redis servers for the tests, on free loopback ports, in a temporary folder.
+#
+#   source .ci/services.sh && services_start   # installs what is missing (Debian), starts both,
+#                                              # exports SB_POSTGRES_URL and SB_REDIS_URL
+#   services_stop                              # stops both and removes the folder
+#
+# Or without sourcing: `eval "$(bash .ci/services.sh start)"`, later
+# `bash .ci/services.sh stop "$SB_SERVICES_DIR"`.
+# PostgreSQL refuses to run as root: as root, its programs run as the postgres user.
+
+_sb_log() { echo "services: $*" >&2; }
+
+_sb_pg_bindir() {
+    local dir
+    dir=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)  # Debian's newest
+    if [ ! -x "$dir/pg_ctl" ] && command -v pg_ctl >/dev/null; then
+        dir=$(dirname "$(readlink -f "$(command -v pg_ctl)")")
+    fi
+    echo "$dir"
+}
+
+_sb_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Run a PostgreSQL program as the postgres user when we are root.
+_sb_as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# apt-get install the packages that are missing; apt-get update only if the first try fails.
+_sb_install() {
+    local missing=()
+    [ -x "$(_sb_pg_bindir)/initdb" ] || missing+=(postgresql)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+    if [ "$(id -u)" != 0 ]; then
+        _sb_log "missing ${missing[*]}: install them (Debian: sudo apt-get install ${missing[*]})"
+        return 1
+    fi
+    _sb_log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${missing[@]}" >&2 || { apt-get update -q >&2 && apt-get install -y -q "${missing[@]}" >&2; }
+}
+
+_sb_start_postgres() {
+    local bindir port password folder
+    bindir=$(_sb_pg_bindir)
+    port=$(_sb_free_port)
+    password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+    folder="$SB_SERVICES_DIR/postgres"
+    mkdir -p "$folder"
+    printf '%s\n' "$password" >"$folder/password"
+    chmod 600 "$folder/password"
+    if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$folder"; fi
+    _sb_as_postgres "$bindir/initdb" -D "$folder/data" -U postgres -E UTF8 --locale=C \
+        --auth=scram-sha-256 --pwfile="$folder/password" >"$folder/initdb.log" 2>&1 \
+        || { cat "$folder/initdb.log" >&2; return 1; }
+    _sb_as_postgres "$bindir/pg_ctl" -D "$folder/data" -l "$folder/log" -w -t 60 -o \
+        "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$folder -c fsync=off" start >&2 \
+        || { cat "$folder/log" >&2; return 1; }
+    export SB_POSTGRES_URL="postgresql://postgres:$password@127.0.0.1:$port/postgres"
+    _sb_log "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+}
+
+_sb_start_redis() {
+    local port password folder
+    port=$(_sb_free_port)
+    password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+    folder="$SB_SERVICES_DIR/redis"
+    mkdir -p "$folder"
+    cat >"$folder/redis.conf" <<EOF
+port $port
+bind 127.0.0.1
+dir $folder
+daemonize yes
+pidfile $folder/redis.pid
+logfile $folder/log
+appendonly yes
+save ""
+requirepass $password
+EOF
+    chmod 600 "$folder/redis.conf"
+    redis-server "$folder/redis.conf" || { cat "$folder/log" >&2; return 1; }
+    local tries=0
+    until REDISCLI_AUTH=$password redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 100 ]; then cat "$folder/log" >&2; return 1; fi
+        sleep 0.1
+    done
+    export SB_REDIS_URL="redis://:$password@127.0.0.1:$port/0"
+    _sb_log "Redis $(redis-server --version | awk '{print $3}') on 127.0.0.1:$port"
+}
+
+services_start() {
+    _sb_install || return 1
+    SB_SERVICES_DIR=$(mktemp -d /tmp/sb-services.XXXXXX)
+    chmod 755 "$SB_SERVICES_DIR"  # the postgres user must reach its folder inside
+    export SB_SERVICES_DIR
+    _sb_start_postgres && _sb_start_redis
+}
+
+services_stop() {
+    local dir=${1:-${SB_SERVICES_DIR:-}}
+    [ -n "$dir" ] && [ -d "$dir" ] || return 0
+    local bindir
+    bindir=$(_sb_pg_bindir)
+    if [ -f "$dir/postgres/data/postmaster.pid" ]; then
+        _sb_as_postgres "$bindir/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >&2 || true
+    fi
+    if [ -f "$dir/redis/redis.pid" ]; then
+        kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+        local tries=0
+        while [ -f "$dir/redis/redis.pid" ] && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+    fi
+    rm -rf "$dir"
+    _sb_log "stopped PostgreSQL and Redis"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    case "${1:-}" in
+        start)
+            services_start
+            printf 'export SB_SERVICES_DIR=%q SB_POSTGRES_URL=%q SB_REDIS_URL=%q\n' \
+                "$SB_SERVICES_DIR" "$SB_POSTGRES_URL" "$SB_REDIS_URL"
+            ;;
+        stop) services_stop "${2:-}" ;;
+        *) echo "usage: $0 start | stop DIR" >&2; exit 2 ;;
+    esac
+fi

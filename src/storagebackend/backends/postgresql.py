@@ -1,0 +1,397 @@
+"""PostgreSQL backend (psycopg 3): ``postgresql://user:password@host:port/dbname?table=NAME``.
+
+For a store named ``T`` (option or query ``table``, default ``storagebackend``)
+three tables live in the connection's current schema: ``T(format, version)``
+holds one row that marks the store and its schema version; ``T_documents(uid)``
+keeps documents even without keys; ``T_entries(uid, key, value bytea,
+position)`` holds the pairs, ``position`` keeping their insertion order.
+"Missing" means none of the three exists. Changes wait in the write buffer of
+:class:`BufferedBackend`; ``sync`` applies them in one transaction, so several
+processes and hosts can share one database and a reader never sees half a sync.
+
+Every psycopg error is mapped in :meth:`PostgreSQLBackend._error`; a lost
+connection is reopened by the next operation (:meth:`PostgreSQLBackend._run`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final, TypeVar
+
+import psycopg
+from psycopg import sql
+
+from storagebackend.backends.base import DocumentData
+from storagebackend.backends.buffered import BufferedBackend, Pending
+from storagebackend.errors import (
+    BackendUnavailableError,
+    CorruptStoreError,
+    StorageError,
+    StorageIOError,
+    StorageLockedError,
+    StoreNotFoundError,
+)
+from storagebackend.urls import ServerURL, parse_server
+
+__all__ = ["DEFAULT_TABLE", "FORMAT", "SCHEMA_VERSION", "PostgreSQLBackend"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+
+DEFAULT_TABLE: Final = "storagebackend"
+DEFAULT_PORT: Final = 5432
+#: The marker row of the ``T`` table: ``(FORMAT, SCHEMA_VERSION)``.
+FORMAT: Final = "storagebackend"
+SCHEMA_VERSION: Final = 1
+# Letters, digits, underscores: safe in any schema, and "_documents" still fits in 63 bytes.
+_TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
+_COLUMNS: Final = {
+    "": ("format", "version"),
+    "_documents": ("uid",),
+    "_entries": ("uid", "key", "value", "position"),
+}
+# One operation is tried this often: after a lost connection (server restarted)
+# or a deadlock, it runs again on a new connection or in a new transaction.
+_ATTEMPTS: Final = 3
+_BACKOFF: Final = 0.2  # seconds, times the attempt number
+# SQLSTATEs: connection exceptions (08...), shutdown / starting up, too many connections.
+_UNAVAILABLE_STATES: Final = ("08", "57P01", "57P02", "57P03", "53300")
+_LOCKED_STATES: Final = frozenset({"55P03", "40P01", "40001", "57014"})
+_RETRY_STATES: Final = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+
+# Every statement, with the store's tables as {meta}, {documents}, {entries}: quoted
+# identifiers (psycopg.sql), and values only ever as bound parameters.
+_SQL: Final = {
+    "create_meta": "CREATE TABLE {meta} (format text NOT NULL, version integer NOT NULL)",
+    "mark": "INSERT INTO {meta} (format, version) VALUES (%s, %s)",
+    "marker": "SELECT format, version FROM {meta}",
+    "create_documents": "CREATE TABLE {documents} (uid text PRIMARY KEY)",
+    "create_entries": "CREATE TABLE {entries} (uid text NOT NULL, key text NOT NULL, value bytea NOT NULL, "
+    "position bigint GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (uid, key))",
+    "drop_data": "DROP TABLE IF EXISTS {documents}, {entries}",
+    "value": "SELECT value FROM {entries} WHERE uid = %s AND key = %s",
+    "document": "SELECT e.key, e.value FROM {documents} d LEFT JOIN {entries} e ON e.uid = d.uid "
+    "WHERE d.uid = %s ORDER BY e.position",
+    "has": "SELECT 1 FROM {documents} WHERE uid = %s",
+    "uids": "SELECT uid FROM {documents}",
+    "count": "SELECT count(*) FROM {documents}",
+    "clear_entries": "DELETE FROM {entries}",
+    "clear_documents": "DELETE FROM {documents}",
+    "drop_entries": "DELETE FROM {entries} WHERE uid = ANY(%s)",
+    "drop_documents": "DELETE FROM {documents} WHERE uid = ANY(%s)",
+    "add_documents": "INSERT INTO {documents} (uid) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+    "set_values": "INSERT INTO {entries} (uid, key, value) SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[]) "
+    "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
+    "drop_values": "DELETE FROM {entries} WHERE (uid, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+}
+
+
+class PostgreSQLBackend(BufferedBackend):
+    """Documents in three tables of a PostgreSQL database, shared by any number of processes.
+
+    Opening connects and checks (or creates) the tables: raises ValueError for a
+    bad table name or timeout, StoreNotFoundError, CorruptStoreError,
+    BackendUnavailableError, StorageLockedError or StorageIOError.
+    """
+
+    schemes: ClassVar[tuple[str, ...]] = ("postgresql",)
+    options: ClassVar[frozenset[str]] = frozenset({"table", "timeout"})
+    remote: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        server: ServerURL,
+        table: str = DEFAULT_TABLE,
+        flag: str = "c",
+        lock_timeout: float = 5.0,
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(flag)
+        if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
+            raise ValueError(
+                f"invalid PostgreSQL table name {table!r}: 1 to 48 letters, digits and underscores, "
+                "not starting with a digit"
+            )
+        for name, seconds, least in (("timeout", timeout, 0.001), ("lock_timeout", lock_timeout, 0)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= least:
+                raise ValueError(f"invalid {name} {seconds!r}: expected a number of seconds{' > 0' if least else ''}")
+        self.server = server
+        self.table = table
+        self._lock_timeout = float(lock_timeout)
+        tables = {"meta": table, "documents": table + "_documents", "entries": table + "_entries"}
+        identifiers = {part: sql.Identifier(name) for part, name in tables.items()}
+        self._sql = {name: sql.SQL(text).format(**identifiers) for name, text in _SQL.items()}
+        settings = f"-c lock_timeout={max(1, round(lock_timeout * 1000))}"
+        if self.read_only:
+            settings += " -c default_transaction_read_only=on"
+        connect_args: dict[str, Any] = {
+            "host": server.host,
+            "port": server.port,
+            "dbname": server.path or None,
+            "user": server.user or None,
+            "password": server.password,
+            # libpq counts whole seconds and waits at least 2.
+            "connect_timeout": max(2, math.ceil(timeout)),
+            "application_name": "storagebackend",
+            "options": settings,
+        }
+        self._connect_args = {name: value for name, value in connect_args.items() if value is not None}
+        self._conn: Connection | None = None
+        self._guard = threading.Lock()
+        try:
+            self._open()
+        except BaseException:
+            self._drop()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str, *, flag: str = "c", **options: Any) -> PostgreSQLBackend:
+        """Open ``postgresql://[user[:password]@]host[:port]/dbname[?table=NAME]``.
+
+        Raises ValueError for a malformed URL, an unknown query parameter or a
+        bad table name, and everything :class:`PostgreSQLBackend` raises.
+        """
+        server = parse_server(url, default_port=DEFAULT_PORT)
+        query = dict(server.query)
+        table = query.pop("table", None)
+        if query:
+            raise ValueError(f"unknown query parameter {next(iter(query))!r} in URL {server}; only 'table' is allowed")
+        option = options.get("table")
+        if table is not None and option is not None and option != table:
+            raise ValueError(f"table given twice, as {table!r} in the URL and as {option!r}")
+        return cls(
+            server,
+            table=next((name for name in (option, table) if name is not None), DEFAULT_TABLE),
+            flag=flag,
+            lock_timeout=options.get("lock_timeout", 5.0),
+            timeout=options.get("timeout", 10.0),
+        )
+
+    def describe(self) -> str:
+        return str(dataclasses.replace(self.server, query={"table": self.table}))
+
+    # -- connection and errors: every psycopg call goes through _run ------------------------
+
+    def _connection(self) -> Connection:
+        """The open connection, or a new one after a loss (autocommit: each read stands alone).
+
+        psycopg connections serialise their own use; the guard makes threads
+        that read at once (Storage locks only writes) share one reconnect.
+        """
+        with self._guard:
+            conn = self._conn
+            if conn is None or conn.closed or conn.broken:
+                conn = self._conn = psycopg.connect(autocommit=True, **self._connect_args)
+            return conn
+
+    def _drop(self, conn: Connection | None = None) -> None:
+        """Close and forget the connection (only if it is still ``conn``, when given)."""
+        with self._guard:
+            if self._conn is None or (conn is not None and self._conn is not conn):
+                return
+            conn, self._conn = self._conn, None
+        try:
+            conn.close()
+        except psycopg.Error:
+            log.debug("closing a broken PostgreSQL connection to %s failed", self.server.address, exc_info=True)
+
+    def _run(self, action: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` on a live connection, retrying a bounded number of times.
+
+        A lost connection (the server restarted) is reopened and ``work`` runs
+        again: reads are idempotent, and so is a commit (it sets final states).
+        A deadlock is retried in a new transaction. Anything else, or the last
+        failure, is raised mapped by :meth:`_error`.
+        """
+        for attempt in range(1, _ATTEMPTS + 1):
+            conn = None
+            try:
+                conn = self._connection()
+                return work(conn)
+            except psycopg.Error as exc:
+                unavailable = _unavailable(exc, conn)
+                if unavailable:
+                    self._drop(conn)
+                if attempt < _ATTEMPTS and (unavailable or exc.sqlstate in _RETRY_STATES):
+                    log.info("%s: %s; trying again (%d/%d)", self.server.address, exc.sqlstate, attempt, _ATTEMPTS)
+                    time.sleep(_BACKOFF * attempt)
+                    continue
+                raise self._error(exc, action, unavailable) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, exc: psycopg.Error, action: str, unavailable: bool) -> StorageError:
+        """Map a psycopg error to the StorageError a user should see, without the password."""
+        password = self.server.password
+        if password and any(password in str(arg) for arg in exc.args):
+            exc.args = tuple(str(arg).replace(password, "***") for arg in exc.args)  # it becomes __cause__
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if password:
+            detail = detail.replace(password, "***")
+        where = f"{self.describe()}: {action}"
+        if unavailable:
+            return BackendUnavailableError(f"PostgreSQL at {self.server.address} is unavailable ({where}): {detail}")
+        if exc.sqlstate in _LOCKED_STATES:
+            return StorageLockedError(
+                f"{where}: table {self.table!r} stays locked by another connection "
+                f"(lock_timeout={self._lock_timeout:g} s): {detail}"
+            )
+        return StorageIOError(f"{where}: {detail}")
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """Check that the table is a storagebackend store; create it under flag c or n."""
+        state = self._run("cannot open", self._schema_state)
+        if state == "missing" and self.flag in ("w", "r"):
+            raise StoreNotFoundError(
+                f"{self.describe()}: no such PostgreSQL store (no table {self.table!r}; flag {self.flag!r} needs one)"
+            )
+        if state == "missing" or (state == "damaged" and self.flag == "n"):
+            state = self._run("cannot create the store", self._create_schema)
+        if state == "foreign":
+            raise CorruptStoreError(
+                f"{self.describe()}: table {self.table!r} (or {self.table}_documents, {self.table}_entries) "
+                "exists but is not a storagebackend store; choose another table name"
+            )
+        if state == "newer":
+            raise CorruptStoreError(
+                f"{self.describe()}: the store's schema version is newer than {SCHEMA_VERSION}; upgrade storagebackend"
+            )
+        if state == "damaged":
+            raise CorruptStoreError(
+                f"{self.describe()}: tables {self.table}_documents / {self.table}_entries are missing or changed "
+                "(open with flag 'n' to recreate them empty)"
+            )
+
+    def _schema_state(self, conn: Connection) -> str:
+        """``"ours"``, ``"newer"``, ``"damaged"``, ``"missing"`` or ``"foreign"``."""
+        rows = conn.execute(
+            "SELECT c.relname, c.relkind, array_agg(a.attname::text ORDER BY a.attnum) "
+            "FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE c.relname = ANY(%s) AND c.relnamespace = "
+            "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema()) "
+            "GROUP BY c.relname, c.relkind",
+            ([self.table + suffix for suffix in _COLUMNS],),
+        ).fetchall()
+        found = {name: (kind, tuple(columns)) for name, kind, columns in rows}
+        if not found:
+            return "missing"
+        if found.get(self.table) != ("r", _COLUMNS[""]):
+            return "foreign"
+        marker = conn.execute(self._sql["marker"]).fetchall()
+        if len(marker) != 1 or marker[0][0] != FORMAT or not isinstance(marker[0][1], int):
+            return "foreign"
+        if marker[0][1] > SCHEMA_VERSION:
+            return "newer"
+        if any(found.get(self.table + suffix) != ("r", columns) for suffix, columns in _COLUMNS.items()):
+            return "damaged"
+        return "ours"
+
+    def _create_schema(self, conn: Connection) -> str:
+        """Create the missing store (or, under flag n, recreate the damaged tables) in one transaction."""
+        with conn.transaction():
+            # Two processes opening the same new store at once: the second waits, then finds it made.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"storagebackend:{self.table}".encode()),))
+            state = self._schema_state(conn)
+            if state == "missing":
+                conn.execute(self._sql["create_meta"])
+                conn.execute(self._sql["mark"], (FORMAT, SCHEMA_VERSION))
+            elif state == "damaged":
+                log.info("recreating the damaged tables of %s (flag 'n')", self.describe())
+                conn.execute(self._sql["drop_data"])
+            else:
+                return state
+            conn.execute(self._sql["create_documents"])
+            conn.execute(self._sql["create_entries"])
+            return self._schema_state(conn)
+
+    # -- stored state -------------------------------------------------------------------------
+
+    def _query(self, action: str, name: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run the read statement ``name`` of ``_SQL``; return its rows."""
+        statement = self._sql[name]
+        return self._run(action, lambda conn: conn.execute(statement, params).fetchall())
+
+    def stored_value(self, uid: str, key: str) -> bytes | None:
+        rows = self._query("cannot read", "value", (uid, key))
+        return bytes(rows[0][0]) if rows else None
+
+    def stored_document(self, uid: str) -> DocumentData | None:
+        rows = self._query("cannot read", "document", (uid,))
+        if not rows:
+            return None
+        return {key: bytes(value) for key, value in rows if key is not None}
+
+    def stored_has(self, uid: str) -> bool:
+        return bool(self._query("cannot read", "has", (uid,)))
+
+    def stored_uids(self) -> list[str]:
+        return [uid for (uid,) in self._query("cannot list documents", "uids")]
+
+    def stored_count(self) -> int:
+        count: int = self._query("cannot count documents", "count")[0][0]
+        return count
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def commit(self, cleared: bool, pending: Mapping[str, Pending | None]) -> None:
+        # Sorted by uid, so two processes lock rows in the same order (fewer deadlocks).
+        changes = sorted(pending.items())
+        gone = [uid for uid, change in changes if change is None or change.replace]
+        deleted = [uid for uid, change in changes if change is None]
+        kept = [uid for uid, change in changes if change is not None]
+        values = [
+            (uid, key, value)
+            for uid, change in changes
+            if change is not None
+            for key, value in change.values.items()
+            if value is not None
+        ]
+        removed = [
+            (uid, key)
+            for uid, change in changes
+            if change is not None and not change.replace
+            for key, value in change.values.items()
+            if value is None
+        ]
+        steps: list[tuple[str, tuple[Any, ...]]] = []
+        if cleared:
+            steps += [("clear_entries", ()), ("clear_documents", ())]
+        if gone:
+            steps.append(("drop_entries", (gone,)))
+        if deleted:
+            steps.append(("drop_documents", (deleted,)))
+        if kept:
+            steps.append(("add_documents", (kept,)))
+        if values:
+            steps.append(("set_values", tuple(list(column) for column in zip(*values, strict=True))))
+        if removed:
+            steps.append(("drop_values", tuple(list(column) for column in zip(*removed, strict=True))))
+
+        def apply(conn: Connection) -> None:
+            with conn.transaction():
+                for name, params in steps:
+                    conn.execute(self._sql[name], params)
+
+        self._run("cannot sync", apply)
+
+    def close(self) -> None:
+        self._drop()
+
+
+def _unavailable(exc: psycopg.Error, conn: Connection | None) -> bool:
+    """True when the server cannot be reached (``conn`` is None) or dropped the connection."""
+    state = exc.sqlstate or ""
+    if state.startswith(_UNAVAILABLE_STATES):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and (not state or conn is None or conn.broken)
