@@ -206,8 +206,10 @@ class YAMLCodec(Codec):
 
     def decode(self, data: bytes) -> Documents:
         text = utf8_text(data, "YAML")
+        # A fresh YAML object per call: parsing keeps state in it, and codecs may be shared.
+        events = YAML(typ="safe", pure=self._pure).parse(text)
         try:
-            root = _Reader(self._yaml.parse(text)).read()
+            root = _Reader(events).read()
         except CorruptStoreError:
             raise
         except MarkedYAMLError as exc:
