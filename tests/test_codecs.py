@@ -12,9 +12,11 @@ import base64
 import codecs as text_codecs
 import configparser
 import json
+import re
 import tomllib
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -675,3 +677,19 @@ def test_upper_case_uids_are_normalised() -> None:
         codec = make(name)
         data = codec.encode({U1: {"k": b"v"}}).replace(U1.encode(), U1.upper().encode())
         assert codec.decode(data) == {U1: {"k": b"v"}}, name
+
+
+def _readme_examples() -> dict[str, bytes]:
+    """The example files of the README's Codecs section, by language of the code block."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Codecs\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.DOTALL)
+    return {language: text.encode() for language, text in blocks}
+
+
+@pytest.mark.parametrize("name", ["json", "yaml", "toml", "ini"])
+def test_the_readme_example_files_read_as_documented(name: str) -> None:
+    expected = {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}}
+    example = _readme_examples()[name]
+    assert make(name).decode(example) == expected
+    assert make(name).encode(expected) == example
