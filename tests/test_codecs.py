@@ -502,6 +502,14 @@ CORRUPT_FILES: dict[str, list[tuple[str, bytes]]] = {
             "escaped empty key",
             f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\{{0}} = v\n".encode(),
         ),
+        (
+            "key escape without hex digits",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\{{}} = v\n".encode(),
+        ),
+        (
+            "unclosed key escape",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\na\\{{3d = v\n".encode(),
+        ),
         ("invalid key escape", f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\- = v\n".encode()),
         (
             "key ending in a backslash",

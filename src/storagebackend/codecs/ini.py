@@ -57,7 +57,7 @@ _BINARY: Final = "base64:"
 # -- keys ------------------------------------------------------------------------------------
 
 _KEY_SPECIAL: Final = re.compile(r"[=:\\]|^[\[#; ]| $")
-_KEY_ESCAPE: Final = re.compile(r"\\(\{[0-9a-fA-F]{1,6}\}|.?)", re.DOTALL)
+_KEY_ESCAPE: Final = re.compile(r"\\(?:\{([0-9a-fA-F]{1,6})\}|(.?))", re.DOTALL)
 
 
 def _escape_key(key: str) -> str:
@@ -89,18 +89,17 @@ def _unescape_key(raw: str, uid: str) -> str:
         return raw
 
     def replace(match: re.Match[str]) -> str:
-        escape = match.group(1)
-        if escape == "\\":
+        code, escape = match.groups()
+        if code is not None:
+            if int(code, 16) <= 0x10FFFF:
+                return chr(int(code, 16))
+        elif escape == "\\":
             return "\\"
-        if escape.startswith("{"):
-            code = int(escape[1:-1], 16)
-            if code <= 0x10FFFF:
-                return chr(code)
         elif len(escape) == 1:
             upper = escape.upper()
             if upper != escape and len(upper) == 1 and upper.lower() == escape:
                 return upper
-        raise CorruptStoreError(f"document {uid}: key {raw[:40]!r} holds an invalid escape \\{escape}")
+        raise CorruptStoreError(f"document {uid}: key {raw[:40]!r} holds an invalid escape {match.group()!r}")
 
     return _KEY_ESCAPE.sub(replace, raw)
 

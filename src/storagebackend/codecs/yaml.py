@@ -77,8 +77,9 @@ __all__ = ["LIBYAML", "YAMLCodec"]
 
 log = logging.getLogger(__name__)
 
+_SAFE: Final = YAML(typ="safe")  # only asked which parser and emitter ruamel.yaml picks here
 #: Whether ruamel.yaml parses and emits through libyaml (ruamel.yaml.clib) here.
-LIBYAML: Final = YAML(typ="safe").Parser.__name__ == "CParser" and YAML(typ="safe").Emitter.__name__ == "CEmitter"
+LIBYAML: Final = _SAFE.Parser.__name__ == "CParser" and _SAFE.Emitter.__name__ == "CEmitter"
 
 _STR: Final = "tag:yaml.org,2002:str"
 _BINARY: Final = "tag:yaml.org,2002:binary"
