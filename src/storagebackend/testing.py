@@ -111,6 +111,54 @@ TRICKY_KEYS: Final = (
     "__storagebackend__",
     "~b64",
     "base64:",
+    # YAML 1.1/1.2 scalars that are not strings when plain, and YAML indicators
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "y",
+    "0o17",
+    "012",
+    "1_000",
+    "12:30",
+    "2001-02-03",
+    ".inf",
+    "NaN",
+    "---",
+    "...",
+    "|",
+    ">",
+    "!",
+    "&",
+    "*",
+    "%",
+    "@",
+    "`",
+    "{",
+    ",",
+    "?",
+    "a: b",
+    "a #b",
+    # letters whose case does not map back and forth one to one (INI keys are lower-cased)
+    "İ",
+    "ǅ",
+    "\u212a",
+    "ẞ",
+    "ΑΣ",
+    "ß",
+    # escapes and names that the codecs use themselves
+    "\\{3d}",
+    "\\T",
+    "format",
+    "version",
+    "documents",
+    "base64",
+    "storagebackend",
+    '"""',
+    "'''",
+    "[documents]",
+    "a.b.c",
+    "x" * 32,
 )
 #: Values with the shapes codecs must keep apart: text, binary, markers, empty.
 TRICKY_VALUES: Final = (
@@ -152,7 +200,53 @@ TRICKY_VALUES: Final = (
     b"\x7f",
     b"\xc2\x85",
     b"\xe2\x80\xa8",
+    b'"quoted"',
+    b' "x" ',
+    b"base64:",
+    b"<<",
+    b"---",
+    b"...",
+    b"- x",
+    b"yes",
+    b"No",
+    b"0o17",
+    b"2001-02-30",
+    b"line\n",
+    b"\nline",
+    b"\n\n",
+    b" \n ",
+    b"trailing \nspace",
+    b"  indented\nblock",
+    b"first line\nsecond line",
+    b"a\r\nb",
+    b"\r",
+    b"|",
+    b">",
+    b"\\n",
+    b"\\x41",
+    b"\\{3d}",
+    b'"""',
+    b"'''",
+    b"\t\tx",
+    b"x\t",
+    b"\x0b\x0c\x1c",
+    b"\xc2\xa0",
+    b"\xe2\x80\xa9",
+    b"\xef\xbb\xbf",
+    b"\xe2\x80\x8b",
+    b"%",
+    b"word " * 60,
+    b"# not a comment\n",
+    b"key = value",
+    b"[section]",
+    b"!!binary AAAA",
+    b'{"base64": "AAAA"}',
+    b"{base64 = 'AAAA'}",
 )
+
+
+#: Characters that some file format treats specially, to build keys and values from.
+_SPECIAL_CHARACTERS: Final = " \t\n\r=:[]#;\\{}'\"!&*-?|>%@`,.~<aAzZéÉ"
 
 
 def keys(max_length: int = 32) -> st.SearchStrategy[str]:
@@ -161,15 +255,19 @@ def keys(max_length: int = 32) -> st.SearchStrategy[str]:
     # up front spares hypothesis a filter that rejects most code points (a flaky health check).
     printable = st.characters(codec="utf-8", exclude_categories=["C", "Z"], include_characters=" ")
     text = st.text(printable, min_size=1, max_size=max_length)
-    return st.one_of(st.sampled_from([k for k in TRICKY_KEYS if len(k) <= max_length]), text)
+    special = st.text(
+        st.sampled_from([c for c in _SPECIAL_CHARACTERS if c.isprintable()]), min_size=1, max_size=max_length
+    )
+    return st.one_of(st.sampled_from([k for k in TRICKY_KEYS if len(k) <= max_length]), text, special)
 
 
 def values(max_size: int = 256) -> st.SearchStrategy[bytes]:
     """Valid values: any bytes, valid UTF-8 text, and the tricky ones."""
     return st.one_of(
-        st.sampled_from(TRICKY_VALUES),
+        st.sampled_from([v for v in TRICKY_VALUES if len(v) <= max_size]),
         st.binary(max_size=max_size),
         st.text(max_size=max_size // 4).map(lambda text: text.encode("utf-8")),
+        st.text(st.sampled_from(_SPECIAL_CHARACTERS), max_size=max_size // 4).map(lambda text: text.encode("utf-8")),
     )
 
 

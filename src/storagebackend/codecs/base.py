@@ -13,6 +13,8 @@ file is never taken over.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
@@ -26,10 +28,13 @@ __all__ = [
     "Codec",
     "Documents",
     "as_text",
+    "base64_value",
     "check_header",
     "check_key",
     "check_uid",
     "documents_mapping",
+    "new_uid",
+    "text_value",
     "utf8_text",
 ]
 
@@ -86,11 +91,16 @@ def as_text(value: bytes) -> str | None:
 
 
 def utf8_text(data: bytes, codec: str) -> str:
-    """Decode a whole text file as strict UTF-8; CorruptStoreError with the offset otherwise."""
+    """Decode a whole text file as strict UTF-8; CorruptStoreError with the offset otherwise.
+
+    A leading UTF-8 byte order mark (some editors add one) is skipped; UTF-16
+    and every other encoding are refused.
+    """
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CorruptStoreError(f"not a {codec} store: invalid UTF-8 at byte {exc.start}") from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def check_header(marker: object, version: object, codec: str) -> None:
@@ -121,6 +131,32 @@ def check_key(key: object, uid: str) -> str:
     if type(key) is str and key and key.isprintable():
         return key
     raise CorruptStoreError(f"document {uid}: {str(key)[:40]!r} is not a valid key")
+
+
+def new_uid(documents: Documents, uid: object, where: str) -> str:
+    """A decoded uid, normalised, that is not yet in ``documents``; CorruptStoreError otherwise."""
+    hex_uid = check_uid(uid, where)
+    if hex_uid in documents:
+        raise CorruptStoreError(f"{where}: document {hex_uid} appears twice")
+    return hex_uid
+
+
+def text_value(text: str, uid: str, key: str) -> bytes:
+    """A decoded text value as UTF-8 bytes; CorruptStoreError for text no UTF-8 can hold."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CorruptStoreError(
+            f"document {uid}, key {key!r}: text with a lone surrogate at character {exc.start}"
+        ) from None
+
+
+def base64_value(text: str, uid: str, key: str) -> bytes:
+    """A decoded base64 value (whitespace between the digits is ignored); CorruptStoreError if invalid."""
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise CorruptStoreError(f"document {uid}, key {key!r}: invalid base64") from None
 
 
 def documents_mapping(value: object, where: str) -> dict[Any, Any]:

@@ -6,13 +6,13 @@
 
 A value that is valid UTF-8 is a JSON string; any other value is an object
 ``{"base64": "..."}``. Strings and objects never mix, so the tagging is
-unambiguous: a text value that looks like a tag is still just a string.
+unambiguous: a text value that looks like a tag is still just a string. Keys
+are JSON strings, so every key needs only JSON's own escaping.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
@@ -22,10 +22,12 @@ from storagebackend.codecs.base import (
     FORMAT_VERSION,
     Codec,
     Documents,
+    base64_value,
     check_header,
     check_key,
-    check_uid,
     documents_mapping,
+    new_uid,
+    text_value,
     utf8_text,
 )
 from storagebackend.errors import CorruptStoreError
@@ -53,23 +55,31 @@ class JSONCodec(Codec):
         return f'"{uid}": {_dumps(pairs)}'.encode()
 
     def join(self, fragments: Sequence[bytes]) -> bytes:
-        return _HEAD + b",\n".join(fragments) + _TAIL
+        if not fragments:
+            return _HEAD[:-1] + _TAIL[1:]
+        # Head and tail ride on the first and last fragment, so the big join copies once.
+        parts = list(fragments)
+        parts[0] = _HEAD + parts[0]
+        parts[-1] += _TAIL
+        return b",\n".join(parts)
 
     def decode(self, data: bytes) -> Documents:
         text = utf8_text(data, "JSON")
         try:
-            parsed = json.loads(text)
+            parsed = json.loads(text, object_pairs_hook=_unique_pairs)
+        except CorruptStoreError:
+            raise
         except json.JSONDecodeError as exc:
             raise CorruptStoreError(f"not a JSON store: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
         except RecursionError:
             raise CorruptStoreError("not a JSON store: nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer with more digits than int() allows
+            raise CorruptStoreError(f"not a JSON store: {exc}") from None
         top = documents_mapping(parsed, "JSON store")
         check_header(top.get("format"), top.get("version"), "JSON")
         documents: Documents = {}
         for raw_uid, raw_document in documents_mapping(top.get("documents"), '"documents"').items():
-            uid = check_uid(raw_uid, '"documents"')
-            if uid in documents:
-                raise CorruptStoreError(f"document {uid} appears twice")
+            uid = new_uid(documents, raw_uid, '"documents"')
             document: dict[str, bytes] = {}
             for key, value in documents_mapping(raw_document, f"document {uid}").items():
                 document[check_key(key, uid)] = _value(value, uid, key)
@@ -77,16 +87,22 @@ class JSONCodec(Codec):
         return documents
 
 
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict; a key that appears twice makes the file ambiguous."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise CorruptStoreError(f"the key {key[:40]!r} appears twice in one JSON object")
+            seen.add(key)
+    return result
+
+
 def _value(value: object, uid: str, key: str) -> bytes:
     """A decoded value: a string is UTF-8 text, ``{"base64": ...}`` is binary."""
     if type(value) is str:
-        try:
-            return value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise CorruptStoreError(f"document {uid}, key {key!r}: text with a lone surrogate") from None
+        return text_value(value, uid, key)
     if type(value) is dict and len(value) == 1 and type(value.get("base64")) is str:
-        try:
-            return base64.b64decode(value["base64"], validate=True)
-        except (binascii.Error, ValueError):
-            raise CorruptStoreError(f"document {uid}, key {key!r}: invalid base64") from None
+        return base64_value(value["base64"], uid, key)
     raise CorruptStoreError(f'document {uid}, key {key!r}: expected a string or {{"base64": ...}}')

@@ -1,0 +1,703 @@
+"""Codecs: every store round-trips, files are standard and readable, broken files are CorruptStoreError.
+
+Each test runs on every codec the registry knows (so a codec added later is
+covered) and, for YAML, also on the pure-Python fallback. Hypothesis example
+counts are kept to 100-150 per property so that all codec tests together take
+well under a minute.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs as text_codecs
+import configparser
+import json
+import re
+import tomllib
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from storagebackend import CorruptStoreError
+from storagebackend.codecs.base import Codec
+from storagebackend.codecs.yaml import LIBYAML, YAMLCodec
+from storagebackend.registry import codec_by_name, known_codecs
+from storagebackend.testing import TRICKY_KEYS, TRICKY_VALUES, documents, keys, stores, values
+
+PURE_YAML = "yaml-pure"
+NAMES = [*known_codecs(), PURE_YAML]
+ROUND_TRIP = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FEWER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+U1 = "6f1c4e4a9e8b4c0f8a3b2d1e0f9a8b7c"
+U2 = "0123456789abcdef0123456789abcdef"
+
+
+def make(name: str) -> Codec:
+    return YAMLCodec(pure=True) if name == PURE_YAML else codec_by_name(name)
+
+
+def base_name(name: str) -> str:
+    return "yaml" if name == PURE_YAML else name
+
+
+# -- what the format's own standard parser makes of a file, as uid -> key -> bytes ------------
+
+
+def _tagged(value: object) -> bytes:
+    """A value as JSON and TOML hold it: a string, or a {"base64": ...} table."""
+    if isinstance(value, str):
+        return value.encode()
+    assert isinstance(value, dict), value
+    assert list(value) == ["base64"], value
+    return base64.b64decode(value["base64"])
+
+
+def _json(data: bytes) -> dict[str, dict[str, bytes]]:
+    top = json.loads(data)
+    assert (top["format"], top["version"]) == ("storagebackend", 1)
+    return {uid: {k: _tagged(v) for k, v in doc.items()} for uid, doc in top["documents"].items()}
+
+
+def _msgpack(data: bytes) -> dict[str, dict[str, bytes]]:
+    top = msgpack.unpackb(data, raw=False)
+    assert (top["format"], top["version"]) == ("storagebackend", 1)
+    return {uid: dict(doc) for uid, doc in top["documents"].items()}
+
+
+def _yaml_loader(version: tuple[int, int] | None) -> Callable[[bytes], dict[str, dict[str, bytes]]]:
+    def load(data: bytes) -> dict[str, dict[str, bytes]]:
+        yaml = YAML(typ="safe", pure=True)
+        if version:
+            yaml.version = version
+        top = yaml.load(data)
+        assert (top["format"], top["version"]) == ("storagebackend", 1)
+        return {
+            uid: {k: v.encode() if isinstance(v, str) else v for k, v in doc.items()}
+            for uid, doc in top["documents"].items()
+        }
+
+    return load
+
+
+def _toml(data: bytes) -> dict[str, dict[str, bytes]]:
+    top = tomllib.loads(data.decode())
+    assert (top["format"], top["version"]) == ("storagebackend", 1)
+    return {uid: {k: _tagged(v) for k, v in doc.items()} for uid, doc in top["documents"].items()}
+
+
+def _ini(data: bytes) -> dict[str, dict[str, bytes]]:
+    # A stock parser (keys lower-cased, strict about duplicates) reads the file; keys and
+    # values are escaped, so only the count of keys per section can be compared here.
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(data.decode())
+    assert parser["storagebackend"]["format"] == "storagebackend"
+    return {
+        section: dict.fromkeys(parser[section], b"") for section in parser.sections() if section != "storagebackend"
+    }
+
+
+STANDARD_PARSERS: dict[str, list[Callable[[bytes], dict[str, dict[str, bytes]]]]] = {
+    "json": [_json],
+    "msgpack": [_msgpack],
+    "yaml": [_yaml_loader(None), _yaml_loader((1, 1))],
+    "toml": [_toml],
+    "ini": [_ini],
+}
+
+
+# -- round trips -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+@ROUND_TRIP
+@given(store=stores())
+def test_every_store_round_trips_from_fragments_into_a_standard_file(
+    name: str, store: dict[str, dict[str, bytes]]
+) -> None:
+    codec = make(name)
+    data = codec.encode(store)
+    assert codec.decode(data) == store
+    fragments = [codec.encode_document(uid, document) for uid, document in store.items()]
+    assert codec.join(fragments) == data
+    assert codec.encode_documents(store) == fragments
+    for parse in STANDARD_PARSERS.get(base_name(name), []):
+        parsed = parse(data)
+        if base_name(name) == "ini":  # keys and values are escaped: compare what a stock parser can tell
+            assert {uid: len(doc) for uid, doc in parsed.items()} == {uid: len(doc) for uid, doc in store.items()}
+        else:
+            assert parsed == store
+
+
+@pytest.mark.parametrize("name", NAMES)
+@FEWER
+@given(store=stores(), uid=st.uuids().map(lambda u: u.hex), document=documents())
+def test_one_fragment_replaced_reads_as_the_changed_store(
+    name: str, store: dict[str, dict[str, bytes]], uid: str, document: dict[str, bytes]
+) -> None:
+    """What the cached file backend does at a sync: re-encode one document, join all."""
+    codec = make(name)
+    fragments = dict(zip(store, codec.encode_documents(store), strict=True))
+    fragments[uid] = codec.encode_document(uid, document)
+    assert codec.decode(codec.join(list(fragments.values()))) == {**store, uid: document}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@FEWER
+@given(document=st.dictionaries(keys(max_length=200), values(), min_size=1, max_size=4))
+def test_keys_longer_than_the_default_limit_round_trip(name: str, document: dict[str, bytes]) -> None:
+    """``max_key_length`` can be raised, so every codec reads longer keys too."""
+    codec = make(name)
+    assert codec.decode(codec.encode({U1: document})) == {U1: document}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_tricky_key_and_value_round_trips(name: str) -> None:
+    codec = make(name)
+    store = {
+        uuid.UUID(int=index).hex: {
+            key: TRICKY_VALUES[(index + n) % len(TRICKY_VALUES)] for n, key in enumerate(TRICKY_KEYS)
+        }
+        for index in range(len(TRICKY_VALUES))
+    }
+    assert codec.decode(codec.encode(store)) == store
+    each_value = {U1: {f"v{n}": value for n, value in enumerate(TRICKY_VALUES)}}
+    assert codec.decode(codec.encode(each_value)) == each_value
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_stores_documents_and_values(name: str) -> None:
+    codec = make(name)
+    for store in ({}, {U1: {}}, {U1: {}, U2: {"k": b""}}, {U1: {"k": b""}}):
+        assert codec.decode(codec.encode(store)) == store
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_largest_values_round_trip(name: str) -> None:
+    codec = make(name)
+    rng = __import__("random").Random(7)
+    text = "".join(rng.choice("abc def\nghi é 日本 \t") for _ in range(20_000)).encode()[:65536]
+    store = {U1: {"blob": rng.randbytes(65536), "text": text, "all bytes": bytes(range(256)) * 256}}
+    assert codec.decode(codec.encode(store)) == store
+
+
+# -- the files themselves ----------------------------------------------------------------------------
+
+
+def test_every_codec_has_a_standard_parser_in_these_tests() -> None:
+    """A codec added later gets its format's own parser here, for the round-trip test above."""
+    assert set(known_codecs()) <= set(STANDARD_PARSERS)
+
+
+READABLE_TEXT = st.text(
+    st.characters(categories=["L", "N"], max_codepoint=0xFFFF) | st.sampled_from(" .,!?()/-"), min_size=1, max_size=60
+).filter(lambda text: text == text.strip() and not text.startswith(("-", "?", "!")))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=100, deadline=None)
+@given(text=READABLE_TEXT, other=values())
+def test_text_values_appear_literally(name: str, text: str, other: bytes) -> None:
+    data = make(name).encode({U1: {"title": text.encode(), "other": other}})
+    assert text.encode() in data
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hello_world_is_written_as_readable_text(name: str) -> None:
+    data = make(name).encode({U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}})
+    assert b"Hello world" in data
+    assert b"storagebackend" in data  # the format marker
+
+
+def test_yaml_uses_libyaml_where_it_is_installed() -> None:
+    """ruamel.yaml.clib is a dependency on CPython: the fast C parser and emitter are used."""
+    import platform
+
+    if platform.python_implementation() != "CPython":
+        pytest.skip("ruamel.yaml.clib is installed on CPython only")
+    assert LIBYAML
+    assert YAMLCodec().libyaml
+    assert not YAMLCodec(pure=True).libyaml
+
+
+def test_yaml_quotes_what_other_yaml_readers_would_not_read_as_text() -> None:
+    data = YAMLCodec().encode({U1: {"yes": b"no", "date": b"2026-11-27", "<<": b"~", "n": b"1e3", "plain": b"text"}})
+    text = data.decode()
+    for quoted in ("'yes': 'no'", "date: '2026-11-27'", "'<<': '~'", "'n': '1e3'", "plain: text"):
+        assert quoted in text
+
+
+def test_ini_keys_survive_a_parser_that_lower_cases_them() -> None:
+    store = {U1: {"Key": b"1", "key": b"2", "KEY": b"3", "İ": b"4", "i̇": b"5"}}
+    data = make("ini").encode(store)
+    parser = configparser.ConfigParser(interpolation=None)  # lower-cases keys, strict
+    parser.read_string(data.decode())
+    assert len(parser[U1]) == 5
+    assert make("ini").decode(data) == store
+
+
+# -- corrupt files --------------------------------------------------------------------------------
+
+SMALL = {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef", "quote": b'"quoted"'}, U2: {}}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_garbage_and_utf16_files_are_corrupt(name: str) -> None:
+    codec = make(name)
+    valid = codec.encode(SMALL)
+    utf16 = text_codecs.BOM_UTF16_LE + valid.decode("latin-1").encode("utf-16-le")
+    for data in (b"", b"\x00", b"\xff\xfe\xfd garbage \x00\x01", b"storagebackend", utf16, b"\n\n", b" "):
+        with pytest.raises(CorruptStoreError):
+            codec.decode(data)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_files_without_the_marker_are_corrupt(name: str) -> None:
+    codec = make(name)
+    valid = codec.encode(SMALL)
+    assert valid.count(b"storagebackend") == 1 or base_name(name) == "ini"
+    with pytest.raises(CorruptStoreError, match="marker"):
+        codec.decode(valid.replace(b"storagebackend", b"storagebackenx"))
+
+
+NEWER_VERSION = {
+    "json": (b'"version": 1', b'"version": 2'),
+    "msgpack": (b"\xa7version\x01", b"\xa7version\x02"),
+    "yaml": (b"version: 1", b"version: 2"),
+    "toml": (b"version = 1", b"version = 2"),
+    "ini": (b"version = 1", b"version = 2"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_newer_format_version_is_corrupt(name: str) -> None:
+    if base_name(name) not in NEWER_VERSION:
+        pytest.skip(f"no version spelling known for the {name} codec")
+    old, new = NEWER_VERSION[base_name(name)]
+    codec = make(name)
+    valid = codec.encode(SMALL)
+    assert valid.count(old) == 1
+    with pytest.raises(CorruptStoreError, match="newer"):
+        codec.decode(valid.replace(old, new))
+    with pytest.raises(CorruptStoreError, match="version"):
+        codec.decode(valid.replace(old, old[:-1] + b"0"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_truncated_files_are_corrupt_or_a_valid_store(name: str) -> None:
+    """A cut inside the header is always caught; JSON and msgpack catch every cut.
+
+    Line-based text formats cannot tell a file cut at a line end from a shorter
+    store (stores are replaced atomically, so they are never cut by this library).
+    """
+    codec = make(name)
+    valid = codec.encode(SMALL)
+    marker = valid.index(b"storagebackend")
+    for end in range(len(valid)):
+        try:
+            documents = codec.decode(valid[:end])
+        except CorruptStoreError:
+            continue
+        if not valid[end:].strip():  # only the final line break was cut
+            assert documents == SMALL
+            continue
+        assert end > marker + len(b"storagebackend")
+        assert base_name(name) in ("yaml", "toml", "ini"), f"{name} read a file cut at byte {end}"
+        assert set(documents) <= set(SMALL)
+
+
+HEADERS = {
+    "json": '{"format": "storagebackend", "version": 1, "documents": %s}',
+    "yaml": "format: storagebackend\nversion: 1\ndocuments: %s\n",
+}
+
+# Valid syntax, wrong shape: (what, JSON documents, YAML documents, TOML text, msgpack structure).
+WRONG_SHAPES: list[tuple[str, str, str, str, Any]] = [
+    ("documents a list", "[]", "[]", "documents = []", []),
+    ("documents a string", '"x"', "x", 'documents = "x"', "x"),
+    ("uid not hex", '{"xyz": {}}', "{xyz: {}}", "[documents.xyz]", {"xyz": {}}),
+    ("uid too short", '{"0123": {}}', "{'0123': {}}", '[documents."0123"]', {"0123": {}}),
+    (
+        "uid twice",
+        f'{{"{U2}": {{}}, "{U2.upper()}": {{}}}}',
+        f"{{{U2}: {{}}, {U2.upper()}: {{}}}}",
+        f"[documents.{U2}]\n[documents.{U2.upper()}]",
+        {U2: {}, U2.upper(): {}},
+    ),
+    ("document a list", f'{{"{U1}": []}}', f"{{{U1}: []}}", f"documents.{U1} = []", {U1: []}),
+    ("document a string", f'{{"{U1}": "x"}}', f"{{{U1}: x}}", f'documents.{U1} = "x"', {U1: "x"}),
+    ("empty key", f'{{"{U1}": {{"": "x"}}}}', f"{{{U1}: {{'': x}}}}", f'[documents.{U1}]\n"" = "x"', {U1: {"": b"x"}}),
+    (
+        "key with a newline",
+        f'{{"{U1}": {{"a\\nb": "x"}}}}',
+        f'{{{U1}: {{"a\\nb": x}}}}',
+        f'[documents.{U1}]\n"a\\nb" = "x"',
+        {U1: {"a\nb": b"x"}},
+    ),
+    (
+        "key with a NUL",
+        f'{{"{U1}": {{"a\\u0000": "x"}}}}',
+        f'{{{U1}: {{"a\\0": x}}}}',
+        f'[documents.{U1}]\n"a\\u0000" = "x"',
+        {U1: {"a\0": b"x"}},
+    ),
+    (
+        "value a number",
+        f'{{"{U1}": {{"k": 1}}}}',
+        f"{{{U1}: {{k: !!int 1}}}}",
+        f"[documents.{U1}]\nk = 1",
+        {U1: {"k": 1}},
+    ),
+    (
+        "value a list",
+        f'{{"{U1}": {{"k": ["x"]}}}}',
+        f"{{{U1}: {{k: [x]}}}}",
+        f'[documents.{U1}]\nk = ["x"]',
+        {U1: {"k": [b"x"]}},
+    ),
+    (
+        "value a bool",
+        f'{{"{U1}": {{"k": true}}}}',
+        f"{{{U1}: {{k: !!bool true}}}}",
+        f"[documents.{U1}]\nk = true",
+        {U1: {"k": True}},
+    ),
+    (
+        "value null (TOML: a date)",
+        f'{{"{U1}": {{"k": null}}}}',
+        f"{{{U1}: {{k: !!null ''}}}}",
+        f"[documents.{U1}]\nk = 1979-05-27",
+        {U1: {"k": None}},
+    ),
+    (
+        "value a mapping",
+        f'{{"{U1}": {{"k": {{"a": "b"}}}}}}',
+        f"{{{U1}: {{k: {{a: b}}}}}}",
+        f'[documents.{U1}]\nk = {{a = "b"}}',
+        {U1: {"k": {"a": b"b"}}},
+    ),
+    (
+        "invalid base64 (msgpack: a float)",
+        f'{{"{U1}": {{"k": {{"base64": "!!!"}}}}}}',
+        f'{{{U1}: {{k: !!binary "!!!"}}}}',
+        f'[documents.{U1}]\nk = {{base64 = "!!!"}}',
+        {U1: {"k": 1.5}},
+    ),
+    (
+        "base64 with a second key (msgpack: an ext type)",
+        f'{{"{U1}": {{"k": {{"base64": "AA==", "x": "y"}}}}}}',
+        f"{{{U1}: {{k: {{base64: AA==, x: y}}}}}}",
+        f'[documents.{U1}]\nk = {{base64 = "AA==", x = "y"}}',
+        {U1: {"k": msgpack.ExtType(1, b"x")}},
+    ),
+]
+
+
+def _wrong_shape_file(name: str, shape: tuple[str, str, str, str, Any]) -> bytes:
+    _, as_json, as_yaml, as_toml, as_msgpack = shape
+    if name == "json":
+        return (HEADERS["json"] % as_json).encode()
+    if name == "yaml":
+        return (HEADERS["yaml"] % as_yaml).encode()
+    if name == "toml":
+        return f'format = "storagebackend"\nversion = 1\n{as_toml}\n'.encode()
+    assert name == "msgpack"
+    return msgpack.packb({"format": "storagebackend", "version": 1, "documents": as_msgpack})
+
+
+@pytest.mark.parametrize("name", ["json", "yaml", PURE_YAML, "toml", "msgpack"])
+@pytest.mark.parametrize("shape", WRONG_SHAPES, ids=[shape[0] for shape in WRONG_SHAPES])
+def test_valid_syntax_of_the_wrong_shape_is_corrupt(name: str, shape: tuple[str, str, str, str, Any]) -> None:
+    data = _wrong_shape_file(base_name(name), shape)
+    with pytest.raises(CorruptStoreError):
+        make(name).decode(data)
+
+
+CORRUPT_FILES: dict[str, list[tuple[str, bytes]]] = {
+    "json": [
+        ("top-level list", b"[]"),
+        ("top-level string", b'"storagebackend"'),
+        ("no marker", b'{"version": 1, "documents": {}}'),
+        ("version as text", b'{"format": "storagebackend", "version": "1", "documents": {}}'),
+        ("version true", b'{"format": "storagebackend", "version": true, "documents": {}}'),
+        ("no documents", b'{"format": "storagebackend", "version": 1}'),
+        ("duplicate key", (HEADERS["json"] % f'{{"{U1}": {{"k": "a", "k": "b"}}}}').encode()),
+        ("duplicate uid", (HEADERS["json"] % f'{{"{U1}": {{}}, "{U1}": {{}}}}').encode()),
+        ("lone surrogate", (HEADERS["json"] % f'{{"{U1}": {{"k": "\\ud800"}}}}').encode()),
+        ("NaN value", (HEADERS["json"] % f'{{"{U1}": {{"k": NaN}}}}').encode()),
+        ("huge number", b'{"format": "storagebackend", "version": ' + b"9" * 5000 + b"}"),
+        ("deep nesting", b"[" * 100_000 + b"]" * 100_000),
+        ("cut", b'{"format": "storagebackend", "version": 1, "documents": {'),
+        ("trailing data", (HEADERS["json"] % "{}").encode() + b"{}"),
+    ],
+    "yaml": [
+        ("top-level list", b"- format\n- storagebackend\n"),
+        ("top-level scalar", b"storagebackend\n"),
+        ("only a comment", b"# format: storagebackend\n"),
+        ("no marker", b"version: 1\ndocuments: {}\n"),
+        ("version as text", b"format: storagebackend\nversion: one\ndocuments: {}\n"),
+        ("no documents", b"format: storagebackend\nversion: 1\n"),
+        ("two YAML documents", (HEADERS["yaml"] % "{}").encode() + b"---\nx: 1\n"),
+        ("duplicate top key", b"format: storagebackend\nformat: storagebackend\nversion: 1\ndocuments: {}\n"),
+        ("duplicate key", (HEADERS["yaml"] % f"{{{U1}: {{k: a, k: b}}}}").encode()),
+        ("duplicate uid", (HEADERS["yaml"] % f"{{{U1}: {{}}, {U1}: {{}}}}").encode()),
+        ("python object tag", (HEADERS["yaml"] % f"{{{U1}: {{k: !!python/object/apply:os.system [true]}}}}").encode()),
+        ("local tag", (HEADERS["yaml"] % f"{{{U1}: {{k: !thing x}}}}").encode()),
+        ("timestamp tag", (HEADERS["yaml"] % f"{{{U1}: {{k: !!timestamp 2001-02-30}}}}").encode()),
+        ("set", (HEADERS["yaml"] % f"{{{U1}: !!set {{k: null}}}}").encode()),
+        ("alias of a mapping", (HEADERS["yaml"] % f"{{{U2}: &d {{k: x}}, {U1}: *d}}").encode()),
+        ("merge key", (HEADERS["yaml"] % f"{{{U2}: &d {{k: x}}, {U1}: {{<<: *d}}}}").encode()),
+        ("undefined alias", (HEADERS["yaml"] % f"{{{U1}: {{k: *nowhere}}}}").encode()),
+        ("complex key", (HEADERS["yaml"] % f"{{{U1}: {{[a, b]: x}}}}").encode()),
+        ("binary key", (HEADERS["yaml"] % f"{{{U1}: {{!!binary AAAA: x}}}}").encode()),
+        ("binary uid", (HEADERS["yaml"] % "{!!binary AAAA: {}}").encode()),
+        ("lone surrogate", (HEADERS["yaml"] % f'{{{U1}: {{k: "\\ud800"}}}}').encode()),
+        ("tab indentation", b"format: storagebackend\nversion: 1\ndocuments:\n\tx: y\n"),
+        ("control character", b"format: storagebackend\x01\nversion: 1\ndocuments: {}\n"),
+        ("unclosed quote", (HEADERS["yaml"] % f'{{{U1}: {{k: "abc}}}}').encode()),
+        ("deep flow nesting", b"format: storagebackend\nversion: 1\nx: " + b"[" * 100_000 + b"]" * 100_000 + b"\n"),
+        ("deep block nesting", b"format: storagebackend\nversion: 1\nx: " + b"- " * 50_000 + b"x\n"),
+        ("huge version", b"format: storagebackend\nversion: " + b"9" * 5000 + b"\ndocuments: {}\n"),
+    ],
+    "toml": [
+        ("no marker", b"version = 1\n[documents]\n"),
+        ("version as text", b'format = "storagebackend"\nversion = "1"\n[documents]\n'),
+        ("version a float", b'format = "storagebackend"\nversion = 1.0\n[documents]\n'),
+        ("no documents", b'format = "storagebackend"\nversion = 1\n'),
+        ("duplicate key", f'format = "storagebackend"\nversion = 1\n[documents.{U1}]\nk = "a"\nk = "b"\n'.encode()),
+        ("duplicate table", f'format = "storagebackend"\nversion = 1\n[documents.{U1}]\n[documents.{U1}]\n'.encode()),
+        ("invalid date", f'format = "storagebackend"\nversion = 1\n[documents.{U1}]\nk = 2001-02-30\n'.encode()),
+        ("huge version", b'format = "storagebackend"\nversion = ' + b"9" * 5000 + b"\n"),
+        ("deep nesting", b'format = "storagebackend"\nversion = 1\nx = ' + b"[" * 100_000 + b"]" * 100_000 + b"\n"),
+        ("unclosed string", f'format = "storagebackend"\nversion = 1\n[documents.{U1}]\nk = "abc\n'.encode()),
+        ("control character", f'format = "storagebackend"\nversion = 1\n[documents.{U1}]\nk = "a\x01"\n'.encode()),
+    ],
+    "ini": [
+        ("no section", b"format = storagebackend\nversion = 1\n"),
+        ("no marker section", f"[{U1}]\nk = v\n".encode()),
+        ("wrong marker", b"[storagebackend]\nformat = other\nversion = 1\n"),
+        ("no version", b"[storagebackend]\nformat = storagebackend\n"),
+        ("version as text", b"[storagebackend]\nformat = storagebackend\nversion = one\n"),
+        ("version with digits of another script", "[storagebackend]\nformat = storagebackend\nversion = ١\n".encode()),
+        ("huge version", b"[storagebackend]\nformat = storagebackend\nversion = " + b"9" * 5000 + b"\n"),
+        ("DEFAULT section", b"[storagebackend]\nformat = storagebackend\nversion = 1\n[DEFAULT]\nk = v\n"),
+        ("section not a uid", b"[storagebackend]\nformat = storagebackend\nversion = 1\n[settings]\nk = v\n"),
+        ("duplicate section", f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n[{U1}]\n".encode()),
+        ("duplicate uid", f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n[{U1.upper()}]\n".encode()),
+        ("duplicate key", f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk = 1\nk = 2\n".encode()),
+        (
+            "same key escaped two ways",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\{{3d}} = 1\n\\{{03d}} = 2\n".encode(),
+        ),
+        ("line without =", f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk\n".encode()),
+        ("empty key", f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n= v\n".encode()),
+        (
+            "escaped empty key",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\{{0}} = v\n".encode(),
+        ),
+        (
+            "key escape without hex digits",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\{{}} = v\n".encode(),
+        ),
+        (
+            "unclosed key escape",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\na\\{{3d = v\n".encode(),
+        ),
+        ("invalid key escape", f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\- = v\n".encode()),
+        (
+            "key ending in a backslash",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk\\ = v\n".encode(),
+        ),
+        (
+            "escaped upper-case letter",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\Q = v\n".encode(),
+        ),
+        (
+            "key escape out of range",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\n\\{{110000}} = v\n".encode(),
+        ),
+        ("unclosed quote", f'[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk = "abc\n'.encode()),
+        ("lone quote", f'[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk = "\n'.encode()),
+        (
+            "invalid value escape",
+            f'[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk = "\\q"\n'.encode(),
+        ),
+        ("trailing backslash", f'[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk = "a\\"\n'.encode()),
+        ("lone surrogate", f'[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk = "\\ud800"\n'.encode()),
+        (
+            "invalid base64",
+            f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk = base64:!!!\n".encode(),
+        ),
+    ],
+    "msgpack": [
+        ("top-level list", msgpack.packb(["storagebackend", 1])),
+        ("no marker", msgpack.packb({"version": 1, "documents": {}})),
+        ("marker as bin", msgpack.packb({"format": b"storagebackend", "version": 1, "documents": {}})),
+        ("version as text", msgpack.packb({"format": "storagebackend", "version": "1", "documents": {}})),
+        ("version a float", msgpack.packb({"format": "storagebackend", "version": 1.0, "documents": {}})),
+        ("uid as bin", msgpack.packb({"format": "storagebackend", "version": 1, "documents": {U1.encode(): {}}})),
+        ("key as bin", msgpack.packb({"format": "storagebackend", "version": 1, "documents": {U1: {b"k": b"v"}}})),
+        (
+            "duplicate uid",
+            b"\x83"
+            + b"".join(msgpack.packb(x) for x in ("format", "storagebackend", "version", 1, "documents"))
+            + b"\x82"
+            + msgpack.packb(U1)
+            + b"\x80"
+            + msgpack.packb(U1)
+            + b"\x80",
+        ),
+        (
+            "invalid UTF-8 key",
+            msgpack.packb({"format": "storagebackend", "version": 1, "documents": {U1: {}}}).replace(
+                msgpack.packb(U1), b"\xd9\x20" + b"\xff" * 32
+            ),
+        ),
+        (
+            "timestamp value",
+            msgpack.packb(
+                {"format": "storagebackend", "version": 1, "documents": {U1: {"k": msgpack.Timestamp(1)}}},
+                datetime=False,
+            ),
+        ),
+        ("list as map key", b"\x81\x91\x01\x01"),
+        ("invalid byte", b"\xc1"),
+        ("deep nesting", b"\x91" * 100_000 + b"\x01"),
+        ("trailing data", msgpack.packb({"format": "storagebackend", "version": 1, "documents": {}}) + b"\x00"),
+        ("map longer than the file", b"\xdf\xff\xff\xff\xff"),
+    ],
+}
+
+
+def _corrupt_cases() -> list[tuple[str, str, bytes]]:
+    cases = []
+    for name, files in CORRUPT_FILES.items():
+        for names in [name, PURE_YAML] if name == "yaml" else [name]:
+            cases.extend((names, what, data) for what, data in files)
+    return cases
+
+
+@pytest.mark.parametrize(("name", "what", "data"), _corrupt_cases(), ids=[f"{n}-{w}" for n, w, _ in _corrupt_cases()])
+def test_corrupt_files_raise_corrupt_store_error(name: str, what: str, data: bytes) -> None:
+    with pytest.raises(CorruptStoreError) as raised:
+        make(name).decode(data)
+    assert type(raised.value) is CorruptStoreError, what
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "position"),
+    [
+        ("json", b'{"format": "storagebackend",\n "version" 1}', "line 2, column 12"),
+        ("yaml", b"format: storagebackend\nversion: [1\n", "line 3"),
+        ("toml", b'format = "storagebackend"\nversion = = 1\n', "line 2"),
+        ("ini", b"[storagebackend]\nformat = storagebackend\nno delimiter here\n", "line 3"),
+        ("msgpack", msgpack.packb({"format": "storagebackend", "version": 1, "documents": {}}) + b"\x00", "byte 43"),
+        ("ini", f"[storagebackend]\nformat = storagebackend\nversion = 1\n[{U1}]\nk = 1\nk = 2\n".encode(), "line 6"),
+        ("yaml", (HEADERS["yaml"] % f"{{{U1}: {{k: [x]}}}}").encode(), "line 3"),
+    ],
+)
+def test_corrupt_files_name_the_position(name: str, data: bytes, position: str) -> None:
+    with pytest.raises(CorruptStoreError, match=position):
+        make(name).decode(data)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store=stores(max_documents=3), data=st.data())
+def test_damaged_files_never_raise_anything_but_corrupt_store_error(
+    name: str, store: dict[str, dict[str, bytes]], data: st.DataObject
+) -> None:
+    codec = make(name)
+    damaged = bytearray(codec.encode(store))
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(damaged)))
+        how = data.draw(st.sampled_from(["flip", "insert", "delete", "cut"]))
+        if how == "flip" and position < len(damaged):
+            damaged[position] ^= 1 << data.draw(st.integers(0, 7))
+        elif how == "insert":
+            damaged[position:position] = data.draw(
+                st.sampled_from(
+                    [b"\n", b" ", b"[", b"{", b'"', b"\\", b"\x00", b"\xff", b"- ", b": ", b"&a ", b"*a", b"!!binary "]
+                )
+            )
+        elif how == "delete":
+            del damaged[position : position + data.draw(st.integers(1, 8))]
+        else:
+            del damaged[position:]
+    try:
+        decoded = codec.decode(bytes(damaged))
+    except CorruptStoreError:
+        return
+    for uid, document in decoded.items():  # whatever is read has the shape of a store
+        assert len(uid) == 32
+        assert uid == uid.lower()
+        assert all(type(key) is str and key and type(value) is bytes for key, value in document.items())
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_random_bytes_are_corrupt(name: str, data: bytes) -> None:
+    with pytest.raises(CorruptStoreError):
+        make(name).decode(data)
+
+
+# -- lenient reading where it is unambiguous --------------------------------------------------------
+
+
+def test_a_utf8_byte_order_mark_is_skipped() -> None:
+    for name in ("json", "yaml", "toml", "ini"):
+        codec = make(name)
+        assert codec.decode(b"\xef\xbb\xbf" + codec.encode(SMALL)) == SMALL
+
+
+def test_yaml_reads_plain_scalars_as_text_and_accepts_scalar_aliases() -> None:
+    data = (
+        "format: storagebackend\nversion: 1\ndocuments:\n"
+        f"  {U1}:\n    count: 12\n    date: 2026-11-27\n    flag: yes\n    empty:\n    a: &x shared\n    b: *x\n"
+        f"  {U2}: !!map {{k: !!str 1, bin: !!binary AAEC}}\n"
+    ).encode()
+    assert make("yaml").decode(data) == {
+        U1: {"count": b"12", "date": b"2026-11-27", "flag": b"yes", "empty": b"", "a": b"shared", "b": b"shared"},
+        U2: {"k": b"1", "bin": b"\x00\x01\x02"},
+    }
+
+
+def test_msgpack_reads_str_values_as_text() -> None:
+    data = msgpack.packb({"format": "storagebackend", "version": 1, "documents": {U1: {"k": "text é"}}})
+    assert make("msgpack").decode(data) == {U1: {"k": "text é".encode()}}
+
+
+def test_toml_reads_an_inline_base64_table() -> None:
+    data = f'format = "storagebackend"\nversion = 1\n[documents.{U1}]\nblob = {{base64 = "3q2+7w=="}}\n'.encode()
+    assert make("toml").decode(data) == {U1: {"blob": b"\xde\xad\xbe\xef"}}
+
+
+def test_upper_case_uids_are_normalised() -> None:
+    for name in ("json", "yaml", "toml", "ini", "msgpack"):
+        codec = make(name)
+        data = codec.encode({U1: {"k": b"v"}}).replace(U1.encode(), U1.upper().encode())
+        assert codec.decode(data) == {U1: {"k": b"v"}}, name
+
+
+def _readme_examples() -> dict[str, bytes]:
+    """The example files of the README's Codecs section, by language of the code block."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Codecs\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.DOTALL)
+    return {language: text.encode() for language, text in blocks}
+
+
+@pytest.mark.parametrize("name", ["json", "yaml", "toml", "ini"])
+def test_the_readme_example_files_read_as_documented(name: str) -> None:
+    expected = {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}}
+    example = _readme_examples()[name]
+    assert make(name).decode(example) == expected
+    assert make(name).encode(expected) == example
