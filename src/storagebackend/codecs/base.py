@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from storagebackend.errors import CorruptStoreError, InvalidUIDError
@@ -32,8 +32,10 @@ __all__ = [
     "check_header",
     "check_key",
     "check_uid",
+    "documents_from_tree",
     "documents_mapping",
     "new_uid",
+    "string_or_base64",
     "text_value",
     "utf8_text",
 ]
@@ -157,6 +159,35 @@ def base64_value(text: str, uid: str, key: str) -> bytes:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         raise CorruptStoreError(f"document {uid}, key {key!r}: invalid base64") from None
+
+
+def documents_from_tree(tree: object, codec: str, value: Callable[[object, str, str], bytes]) -> Documents:
+    """The documents of a parsed file ``{format, version, documents: {uid: {key: value}}}``.
+
+    Checks the marker, the version, every uid and key; ``value(raw, uid, key)``
+    turns one parsed value into bytes. Raises CorruptStoreError.
+    """
+    top = documents_mapping(tree, f"{codec} store")
+    check_header(top.get("format"), top.get("version"), codec)
+    documents: Documents = {}
+    for raw_uid, raw_document in documents_mapping(top.get("documents"), '"documents"').items():
+        uid = new_uid(documents, raw_uid, '"documents"')
+        documents[uid] = {
+            check_key(key, uid): value(raw, uid, key)
+            for key, raw in documents_mapping(raw_document, f"document {uid}").items()
+        }
+    return documents
+
+
+def string_or_base64(value: object, uid: str, key: str) -> bytes:
+    """A parsed value of the JSON/TOML form: a string is UTF-8 text, ``{base64: "..."}`` is binary."""
+    if type(value) is str:
+        return text_value(value, uid, key)
+    if type(value) is dict and len(value) == 1 and type(value.get("base64")) is str:
+        return base64_value(value["base64"], uid, key)
+    raise CorruptStoreError(
+        f"document {uid}, key {key[:40]!r}: expected a string or a base64 table, found {type(value).__name__}"
+    )
 
 
 def documents_mapping(value: object, where: str) -> dict[Any, Any]:

@@ -22,12 +22,8 @@ from storagebackend.codecs.base import (
     FORMAT_VERSION,
     Codec,
     Documents,
-    base64_value,
-    check_header,
-    check_key,
-    documents_mapping,
-    new_uid,
-    text_value,
+    documents_from_tree,
+    string_or_base64,
     utf8_text,
 )
 from storagebackend.errors import CorruptStoreError
@@ -75,16 +71,7 @@ class JSONCodec(Codec):
             raise CorruptStoreError("not a JSON store: nested too deeply") from None
         except ValueError as exc:  # e.g. an integer with more digits than int() allows
             raise CorruptStoreError(f"not a JSON store: {exc}") from None
-        top = documents_mapping(parsed, "JSON store")
-        check_header(top.get("format"), top.get("version"), "JSON")
-        documents: Documents = {}
-        for raw_uid, raw_document in documents_mapping(top.get("documents"), '"documents"').items():
-            uid = new_uid(documents, raw_uid, '"documents"')
-            document: dict[str, bytes] = {}
-            for key, value in documents_mapping(raw_document, f"document {uid}").items():
-                document[check_key(key, uid)] = _value(value, uid, key)
-            documents[uid] = document
-        return documents
+        return documents_from_tree(parsed, "JSON", string_or_base64)
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -97,12 +84,3 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise CorruptStoreError(f"the key {key[:40]!r} appears twice in one JSON object")
             seen.add(key)
     return result
-
-
-def _value(value: object, uid: str, key: str) -> bytes:
-    """A decoded value: a string is UTF-8 text, ``{"base64": ...}`` is binary."""
-    if type(value) is str:
-        return text_value(value, uid, key)
-    if type(value) is dict and len(value) == 1 and type(value.get("base64")) is str:
-        return base64_value(value["base64"], uid, key)
-    raise CorruptStoreError(f'document {uid}, key {key!r}: expected a string or {{"base64": ...}}')

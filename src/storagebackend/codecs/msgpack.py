@@ -21,10 +21,7 @@ from storagebackend.codecs.base import (
     FORMAT_VERSION,
     Codec,
     Documents,
-    check_header,
-    check_key,
-    documents_mapping,
-    new_uid,
+    documents_from_tree,
     text_value,
 )
 from storagebackend.errors import CorruptStoreError
@@ -72,16 +69,7 @@ class MsgpackCodec(Codec):
         except (ValueError, TypeError, RecursionError) as exc:
             # msgpack reports truncation, invalid bytes and nesting as ValueError subclasses.
             raise CorruptStoreError(f"not a msgpack store: {exc or type(exc).__name__}") from None
-        top = documents_mapping(parsed, "msgpack store")
-        check_header(top.get("format"), top.get("version"), "msgpack")
-        documents: Documents = {}
-        for raw_uid, raw_document in documents_mapping(top.get("documents"), '"documents"').items():
-            uid = new_uid(documents, raw_uid, '"documents"')
-            document: dict[str, bytes] = {}
-            for key, value in documents_mapping(raw_document, f"document {uid}").items():
-                document[check_key(key, uid)] = _value(value, uid, key)
-            documents[uid] = document
-        return documents
+        return documents_from_tree(parsed, "msgpack", _value)
 
 
 def _unique_pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:

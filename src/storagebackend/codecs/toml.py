@@ -35,12 +35,8 @@ from storagebackend.codecs.base import (
     FORMAT_VERSION,
     Codec,
     Documents,
-    base64_value,
-    check_header,
-    check_key,
-    documents_mapping,
-    new_uid,
-    text_value,
+    documents_from_tree,
+    string_or_base64,
     utf8_text,
 )
 from storagebackend.errors import CorruptStoreError
@@ -83,23 +79,4 @@ class TOMLCodec(Codec):
             raise CorruptStoreError("not a TOML store: nested too deeply") from None
         except ValueError as exc:  # e.g. an integer with more digits than int() allows
             raise CorruptStoreError(f"not a TOML store: {exc}") from None
-        check_header(parsed.get("format"), parsed.get("version"), "TOML")
-        documents: Documents = {}
-        for raw_uid, raw_document in documents_mapping(parsed.get("documents"), '"documents"').items():
-            uid = new_uid(documents, raw_uid, '"documents"')
-            document: dict[str, bytes] = {}
-            for key, value in documents_mapping(raw_document, f"document {uid}").items():
-                document[check_key(key, uid)] = _value(value, uid, key)
-            documents[uid] = document
-        return documents
-
-
-def _value(value: object, uid: str, key: str) -> bytes:
-    """A decoded value: a string is UTF-8 text, a table ``{base64 = "..."}`` is binary."""
-    if type(value) is str:
-        return text_value(value, uid, key)
-    if type(value) is dict and len(value) == 1 and type(value.get("base64")) is str:
-        return base64_value(value["base64"], uid, key)
-    raise CorruptStoreError(
-        f'document {uid}, key {key[:40]!r}: expected a string or {{base64 = "..."}}, found {type(value).__name__}'
-    )
+        return documents_from_tree(parsed, "TOML", string_or_base64)
