@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-__all__ = ["LocalURL", "ServerURL", "local_url", "parse_local", "parse_server", "redact", "split_scheme"]
+__all__ = [
+    "LocalURL",
+    "ServerURL",
+    "local_url",
+    "parse_local",
+    "parse_server",
+    "query_setting",
+    "redact",
+    "split_scheme",
+]
 
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
@@ -160,3 +169,19 @@ def parse_server(url: str, default_port: int | None = None) -> ServerURL:
         path=unquote(parts.path.removeprefix("/")),
         query=_query(parts.query, shown),
     )
+
+
+def query_setting(url: object, query: dict[str, str], name: str, option: str | None, default: str) -> str:
+    """The one setting a server backend takes from its URL query (``?table=``) or the same-named option.
+
+    Raises ValueError for any other query parameter, or when both are given and differ.
+    """
+    unknown = sorted(set(query) - {name})
+    if unknown:
+        raise ValueError(f"unknown query parameter {unknown[0]!r} in URL {url}; only {name!r} is allowed")
+    from_url = query.get(name)
+    if from_url is not None and option is not None and option != from_url:
+        raise ValueError(f"{name} given twice, as {from_url!r} in the URL and as {option!r}")
+    if option is not None:
+        return option
+    return from_url if from_url is not None else default

@@ -38,7 +38,7 @@ from storagebackend.errors import (
     StorageLockedError,
     StoreNotFoundError,
 )
-from storagebackend.urls import ServerURL, parse_server
+from storagebackend.urls import ServerURL, parse_server, query_setting
 
 __all__ = ["DEFAULT_TABLE", "FORMAT", "SCHEMA_VERSION", "PostgreSQLBackend"]
 
@@ -161,16 +161,9 @@ class PostgreSQLBackend(BufferedBackend):
         bad table name, and everything :class:`PostgreSQLBackend` raises.
         """
         server = parse_server(url, default_port=DEFAULT_PORT)
-        query = dict(server.query)
-        table = query.pop("table", None)
-        if query:
-            raise ValueError(f"unknown query parameter {next(iter(query))!r} in URL {server}; only 'table' is allowed")
-        option = options.get("table")
-        if table is not None and option is not None and option != table:
-            raise ValueError(f"table given twice, as {table!r} in the URL and as {option!r}")
         return cls(
             server,
-            table=next((name for name in (option, table) if name is not None), DEFAULT_TABLE),
+            table=query_setting(server, server.query, "table", options.get("table"), DEFAULT_TABLE),
             flag=flag,
             lock_timeout=options.get("lock_timeout", 5.0),
             timeout=options.get("timeout", 10.0),

@@ -43,7 +43,7 @@ from storagebackend.errors import (
     StorageLockedError,
     StoreNotFoundError,
 )
-from storagebackend.urls import ServerURL, parse_server
+from storagebackend.urls import ServerURL, parse_server, query_setting
 
 __all__ = ["DEFAULT_PREFIX", "FORMAT", "SCHEMA_VERSION", "RedisBackend"]
 
@@ -113,16 +113,9 @@ class RedisBackend(BufferedBackend):
         bad prefix, and everything :class:`RedisBackend` raises.
         """
         server = parse_server(url, default_port=DEFAULT_PORT)
-        query = dict(server.query)
-        prefix = query.pop("prefix", None)
-        if query:
-            raise ValueError(f"unknown query parameter {next(iter(query))!r} in URL {server}; only 'prefix' is allowed")
-        option = options.get("prefix")
-        if prefix is not None and option is not None and option != prefix:
-            raise ValueError(f"prefix given twice, as {prefix!r} in the URL and as {option!r}")
         return cls(
             server,
-            prefix=next((name for name in (option, prefix) if name is not None), DEFAULT_PREFIX),
+            prefix=query_setting(server, server.query, "prefix", options.get("prefix"), DEFAULT_PREFIX),
             flag=flag,
             timeout=options.get("timeout", 10.0),
         )
