@@ -24,7 +24,8 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--docs", "50", "--repeat", "1",
-            "--gets", "500", "--updates", "3", "--update-budget", "0.05", "--dir", str(tmp_path), "--json", str(results),
+            "--gets", "500", "--updates", "3", "--update-budget", "0.05",
+            "--dir", str(tmp_path), "--json", str(results),
         ],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
