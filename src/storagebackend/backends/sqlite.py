@@ -43,6 +43,9 @@ _SCHEMA: Final = (
     f"PRAGMA application_id = {APPLICATION_ID}",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
+_READ_DOCUMENT: Final = (
+    "SELECT e.key, e.value FROM documents AS d LEFT JOIN entries AS e ON e.uid = d.uid WHERE d.uid = ? ORDER BY e.rowid"
+)
 _CORRUPT_CODES: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
 _LOCKED_CODES: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 
@@ -188,11 +191,17 @@ class SQLiteBackend(BufferedBackend):
         return None if row is None else bytes(row[0])
 
     def stored_document(self, uid: str) -> DocumentData | None:
-        if not self.stored_has(uid):
+        if not self._has_schema:
             return None
-        with self._mapped("cannot read"):
-            rows = self._conn.execute("SELECT key, value FROM entries WHERE uid = ? ORDER BY rowid", (uid,)).fetchall()
-        return {key: bytes(value) for key, value in rows}
+        # One query answers both "does it exist" (no row: no) and "what does it hold"
+        # (a row of NULLs: no keys): every statement costs a read transaction.
+        try:
+            rows = self._conn.execute(_READ_DOCUMENT, (uid,)).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "cannot read") from exc
+        if not rows:
+            return None
+        return {key: bytes(value) for key, value in rows if key is not None}
 
     def stored_has(self, uid: str) -> bool:
         if not self._has_schema:
@@ -236,6 +245,17 @@ class SQLiteBackend(BufferedBackend):
             for key, value in change.values.items()
             if value is None
         ]
+        steps = (
+            ("DELETE FROM entries WHERE uid = ?", [] if cleared else gone),  # after a clear, nothing to delete
+            ("DELETE FROM documents WHERE uid = ?", [] if cleared else deleted),
+            ("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept),
+            (
+                "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
+                values,
+            ),
+            ("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys),
+        )
         conn = self._conn
         with self._mapped("cannot sync"):
             conn.execute("BEGIN IMMEDIATE")
@@ -243,15 +263,9 @@ class SQLiteBackend(BufferedBackend):
                 if cleared:
                     conn.execute("DELETE FROM entries")
                     conn.execute("DELETE FROM documents")
-                conn.executemany("DELETE FROM entries WHERE uid = ?", gone)
-                conn.executemany("DELETE FROM documents WHERE uid = ?", deleted)
-                conn.executemany("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept)
-                conn.executemany(
-                    "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
-                    values,
-                )
-                conn.executemany("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys)
+                for statement, rows in steps:
+                    if rows:  # an empty executemany still costs a statement
+                        conn.executemany(statement, rows)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
