@@ -1,14 +1,18 @@
-"""Shared fixtures: every core test runs on every core backend (memory, SQLite)."""
+"""Shared fixtures: core backends (memory, SQLite), every codec that exists, real FTP/FTPS servers."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import storagebackend as sb
+from ftp_server import FTPServer
+from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
+from support import FTP_PASSWORD, FTP_USER, available_codecs, make_certificate
 
 CORE_BACKENDS = ["memory", "sqlite"]
 
@@ -35,3 +39,62 @@ def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Stor
 
     opener.persistent = request.param != "memory"  # type: ignore[attr-defined]
     return opener
+
+
+@pytest.fixture(params=available_codecs())
+def codec_name(request: pytest.FixtureRequest) -> str:
+    """Each codec in turn (json, msgpack, yaml, toml, ini: those this checkout has)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def extension(codec_name: str) -> str:
+    """The codec's first file extension, e.g. ``.json``."""
+    return codec_by_name(codec_name).extensions[0]
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Certificate and key files of the test FTPS server."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def tls_context(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
+    """A client context that trusts the test server's certificate (and checks the host name)."""
+    return ssl.create_default_context(cafile=str(tls_files[0]))
+
+
+def _server(home: Path, tls: tuple[Path, Path] | None = None, **kwargs: bool) -> Iterator[FTPServer]:
+    server = FTPServer(home, FTP_USER, FTP_PASSWORD, tls=tls, **kwargs)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def ftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FTPServer]:
+    """A plain FTP server shared by the session; tests use their own folders in it."""
+    yield from _server(tmp_path_factory.mktemp("ftp-home"))
+
+
+@pytest.fixture(scope="session")
+def ftps_server(tmp_path_factory: pytest.TempPathFactory, tls_files: tuple[Path, Path]) -> Iterator[FTPServer]:
+    """An FTPS server (TLS required on control and data channels) shared by the session."""
+    yield from _server(tmp_path_factory.mktemp("ftps-home"), tls=tls_files)
+
+
+@pytest.fixture
+def own_ftp_server(tmp_path: Path) -> Iterator[FTPServer]:
+    """An FTP server for one test, which may stop, kill and restart it."""
+    home = tmp_path / "ftp-home"
+    home.mkdir()
+    yield from _server(home)
+
+
+@pytest.fixture
+def folder(request: pytest.FixtureRequest) -> str:
+    """A folder name on the shared servers unique to this test."""
+    return "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name)[:80]

@@ -8,6 +8,7 @@ b'Hello'
 """
 
 from storagebackend.backends.base import Backend
+from storagebackend.codecs.base import Codec
 from storagebackend.errors import (
     BackendUnavailableError,
     ConflictError,
@@ -24,7 +25,7 @@ from storagebackend.errors import (
     StoreNotFoundError,
 )
 from storagebackend.opening import open, open_config
-from storagebackend.registry import register_backend
+from storagebackend.registry import register_backend, register_codec
 from storagebackend.storage import Document, Storage
 from storagebackend.uid import UID
 
@@ -34,6 +35,7 @@ __all__ = [
     "UID",
     "Backend",
     "BackendUnavailableError",
+    "Codec",
     "ConflictError",
     "CorruptStoreError",
     "Document",
@@ -52,4 +54,5 @@ __all__ = [
     "open",
     "open_config",
     "register_backend",
+    "register_codec",
 ]

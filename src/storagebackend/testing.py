@@ -14,16 +14,18 @@ after every step. A backend opts in with a few lines::
     TestMyBackend = MyMachine.TestCase
 
 ``self.tmp`` is a fresh temporary folder and ``self.name`` a fresh name for
-each example. Needs the ``test`` extra (hypothesis).
+each example. Needs the ``test`` extra (hypothesis). ``STORAGEBACKEND_EXAMPLES=500``
+in the environment runs more examples than the default 25.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -208,6 +210,20 @@ class StorageMachine(RuleBasedStateMachine):
     """
 
     uids = Bundle("uids")
+
+    #: The settings every subclass's TestCase starts with (hypothesis keeps one TestCase
+    #: per class, so they are set for each subclass; assign to ``MyMachine.TestCase.settings``
+    #: afterwards to change them).
+    default_settings: ClassVar[settings] = settings(
+        max_examples=int(os.environ.get("STORAGEBACKEND_EXAMPLES", "25")),
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.TestCase.settings = cls.default_settings
 
     def __init__(self) -> None:
         super().__init__()
@@ -450,11 +466,3 @@ class StorageMachine(RuleBasedStateMachine):
         assert sorted(listed) == sorted(self.model)
         for hex_uid, document in self.model.items():
             assert store.get_document(hex_uid) == document, hex_uid
-
-
-StorageMachine.TestCase.settings = settings(
-    max_examples=25,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)

@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 __all__ = ["LocalURL", "ServerURL", "local_url", "parse_local", "parse_server", "redact", "split_scheme"]
 
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-_PASSWORD: Final = re.compile(r"(//[^/@:?#]*:)([^/@?#]*)@")
 
 
 def split_scheme(url: str) -> tuple[str | None, str]:
@@ -30,8 +29,20 @@ def split_scheme(url: str) -> tuple[str | None, str]:
 
 
 def redact(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
-    return _PASSWORD.sub(r"\1***@", url)
+    """Return ``url`` with any password replaced by ``***``.
+
+    The password runs from the first ``:`` after ``//user`` to the *last* ``@``,
+    so one holding an unencoded ``@``, ``/``, ``?`` or ``#`` is hidden whole
+    (at worst, a little more than the password is hidden).
+    """
+    start = url.find("//")
+    at = url.rfind("@")
+    if start < 0 or at < start:
+        return url
+    colon = url.find(":", start + 2, at)
+    if colon < 0 or "/" in url[start + 2 : colon]:
+        return url
+    return f"{url[: colon + 1]}***{url[at:]}"
 
 
 def _query(text: str, url: str) -> dict[str, str]:
@@ -128,7 +139,12 @@ def parse_server(url: str, default_port: int | None = None) -> ServerURL:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"malformed URL {shown!r}: {str(exc).replace(url, shown)}") from None
+        if shown != url:  # the parser's own words may quote a piece of the password
+            raise ValueError(
+                f"malformed URL {shown!r}: is the port a number up to 65535, and are '@', ':', '/', '?' and '#' "
+                "in the user and password percent-encoded (%40, %3A, %2F, %3F, %23)?"
+            ) from None
+        raise ValueError(f"malformed URL {shown!r}: {exc}") from None
     if not parts.hostname:
         raise ValueError(f"URL {shown!r} has no host")
     if parts.fragment:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from storagebackend.backends.memory import MemoryBackend
 from storagebackend.codecs.base import Codec
-from storagebackend.errors import CorruptStoreError, StoreNotFoundError
+from storagebackend.errors import ConflictError, CorruptStoreError, StoreNotFoundError
 from storagebackend.registry import codec_by_name, codec_for_path
 from storagebackend.transports.base import Transport
 from storagebackend.urls import parse_local
@@ -51,7 +51,10 @@ class CachedFileBackend(MemoryBackend):
         self.transport = transport
         self.codec = codec
         self._fragments: dict[str, bytes] = {}
+        self._conflict = False  # a write found the remote file changed by someone else
         try:
+            if self.flag in ("w", "r") and not transport.exists():
+                raise self._not_found()  # before lock(), which may create a lock file
             transport.lock(exclusive=not self.read_only, timeout=float(lock_timeout))
             self._load()
         except BaseException:
@@ -86,7 +89,7 @@ class CachedFileBackend(MemoryBackend):
         data = self.transport.read()
         if data is None:
             if self.flag in ("w", "r"):
-                raise StoreNotFoundError(f"{where}: no such store (flag {self.flag!r} needs an existing one)")
+                raise self._not_found()
             self._must_write = True
             if not self.transport.remote:
                 self.sync()  # flag "c" creates a local store at open
@@ -104,6 +107,10 @@ class CachedFileBackend(MemoryBackend):
         except CorruptStoreError as exc:
             raise CorruptStoreError(f"{where}: {exc}") from exc
 
+    def _not_found(self) -> StoreNotFoundError:
+        where = self.transport.describe()
+        return StoreNotFoundError(f"{where}: no such store (flag {self.flag!r} needs an existing one)")
+
     def save(self) -> None:
         """Re-encode the changed documents, join all fragments, replace the file."""
         fragments = self._fragments
@@ -118,12 +125,21 @@ class CachedFileBackend(MemoryBackend):
         if len(fragments) != len(docs):  # after open or discard: fill in the ones never encoded
             missing = {uid: document for uid, document in docs.items() if uid not in fragments}
             fragments.update(zip(missing, self.codec.encode_documents(missing), strict=True))
-        self.transport.write(self.codec.join(list(fragments.values())))
+        try:
+            self.transport.write(self.codec.join(list(fragments.values())))
+        except ConflictError:
+            self._conflict = True
+            raise
 
     def discard(self) -> None:
+        """Drop the changes; after a ConflictError also the pending creation (flag ``"c"``
+        on a missing remote file) or emptying (flag ``"n"``), so that ``close()`` can
+        succeed and leaves the other writer's file alone."""
         for uid in self.changed():
             self._fragments.pop(uid, None)
         super().discard()
+        if self._conflict:
+            self._must_write = False
 
     def close(self) -> None:
         self._fragments = {}
@@ -134,14 +150,20 @@ class FTPFileBackend(CachedFileBackend):
     """A cached file store on an FTP or FTPS server: ``ftp://user:pw@host:port/dir/x.json``."""
 
     schemes: ClassVar[tuple[str, ...]] = ("ftp", "ftps")
-    options: ClassVar[frozenset[str]] = frozenset({"codec", "timeout"})
+    options: ClassVar[frozenset[str]] = frozenset({"codec", "timeout", "ssl_context"})
 
     @classmethod
     def from_url(cls, url: str, *, flag: str = "c", **options: Any) -> CachedFileBackend:
-        """Open ``ftp://`` or ``ftps://`` (explicit TLS, protected data channel)."""
+        """Open ``ftp://`` or ``ftps://`` (explicit TLS, protected data channel).
+
+        Options: ``codec``, ``timeout`` (seconds, default 30), ``ssl_context``
+        (an ``ssl.SSLContext`` for ftps://, e.g. to trust a private CA).
+        """
         from storagebackend.transports.ftp import FTPTransport
 
-        transport = FTPTransport.from_url(url, timeout=options.get("timeout", 30.0))
+        transport = FTPTransport.from_url(
+            url, timeout=options.get("timeout", 30.0), ssl_context=options.get("ssl_context")
+        )
         try:
             codec = choose_codec(transport.path, options.get("codec"), transport.query, transport.describe())
         except BaseException:

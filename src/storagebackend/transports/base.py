@@ -42,6 +42,16 @@ class Transport(ABC):
         the file changed since it was read and nothing was written).
         """
 
+    def exists(self) -> bool:
+        """Whether the file exists now; a cheap hint, :meth:`read` has the last word.
+
+        Asked before :meth:`lock` by an opener that must create nothing on a
+        missing store (flags ``"w"``, ``"r"``), because a lock may create a file.
+        A transport whose lock creates nothing may keep this default, True.
+        Raises StorageIOError or BackendUnavailableError on failure.
+        """
+        return True
+
     def lock(self, exclusive: bool, timeout: float) -> None:  # noqa: B027  no lock is a valid answer
         """Hold a lock until :meth:`close`: exclusive for writers, shared for readers.
 

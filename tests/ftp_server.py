@@ -1,0 +1,128 @@
+"""A real pyftpdlib FTP/FTPS server in a child process, for the tests.
+
+A child process (not a thread) so that a test can stop it, kill it with
+SIGKILL at any moment and start it again on the same port, as a crash would.
+Run as a script it serves one user until killed; :class:`FTPServer` drives it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+
+def _serve(argv: list[str]) -> None:
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.filesystems import AbstractedFS
+    from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
+    from pyftpdlib.log import config_logging
+    from pyftpdlib.servers import FTPServer as Server
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--no-rename-over", action="store_true", help="refuse RNTO onto an existing file")
+    args = parser.parse_args(argv)
+    config_logging(level=logging.WARNING)
+
+    class NoRenameOverFS(AbstractedFS):  # type: ignore[misc]
+        """Like servers that refuse to rename onto an existing file."""
+
+        def rename(self, src: str, dst: str) -> None:
+            if os.path.exists(dst):
+                raise OSError(17, "File exists")
+            super().rename(src, dst)
+
+    authorizer = DummyAuthorizer()
+    authorizer.add_user(args.user, args.password, args.home, perm="elradfmwMT")
+    handler: type[FTPHandler]
+    if args.cert:
+        handler = type("Handler", (TLS_FTPHandler,), {"certfile": args.cert, "keyfile": args.key})
+        handler.tls_control_required = True
+        handler.tls_data_required = True  # so every transfer that works went through PROT P
+    else:
+        handler = type("Handler", (FTPHandler,), {})
+    handler.authorizer = authorizer
+    handler.auth_failed_timeout = 0.01  # pyftpdlib waits 3 s after a wrong password by default
+    handler.passive_ports = None
+    if args.no_rename_over:
+        handler.abstracted_fs = NoRenameOverFS
+    server = Server(("127.0.0.1", args.port), handler)
+    print(f"PORT {server.address[1]}", flush=True)
+    server.serve_forever(handle_exit=True)
+
+
+class FTPServer:
+    """Starts, stops and kills the server process; knows its URLs."""
+
+    def __init__(
+        self,
+        home: Path,
+        user: str,
+        password: str,
+        *,
+        tls: tuple[Path, Path] | None = None,
+        no_rename_over: bool = False,
+    ) -> None:
+        self.home = home
+        self.user = user
+        self.password = password
+        self.tls = tls
+        self.no_rename_over = no_rename_over
+        self.port = 0
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "ftps" if self.tls else "ftp"
+
+    def url(self, path: str, *, password: str | None = None) -> str:
+        """The URL of ``path`` (relative to the home folder), credentials percent-encoded."""
+        secret = quote(self.password if password is None else password, safe="")
+        return f"{self.scheme}://{quote(self.user, safe='')}:{secret}@127.0.0.1:{self.port}/{path}"
+
+    def start(self) -> None:
+        """Start the server (on the same port as before, if it ran already) and wait until it listens."""
+        command = [sys.executable, __file__, "--home", str(self.home), "--user", self.user]
+        command += ["--password", self.password, "--port", str(self.port)]
+        if self.tls:
+            command += ["--cert", str(self.tls[0]), "--key", str(self.tls[1])]
+        if self.no_rename_over:
+            command.append("--no-rename-over")
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("PORT "):
+            self.process.kill()
+            raise RuntimeError(f"the FTP server did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server (SIGKILL: as if it crashed) and wait for it to exit."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.send_signal(sig)
+            process.wait(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def files(self) -> list[str]:
+        """Every file under the home folder, relative paths, sorted."""
+        return sorted(str(path.relative_to(self.home)) for path in self.home.rglob("*") if path.is_file())
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1:])

@@ -1,0 +1,65 @@
+"""Helpers the test modules share (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from pathlib import Path
+
+from storagebackend.registry import codec_by_name, known_codecs
+
+#: A password that must be percent-encoded in a URL (@ : / % ? # and non-ASCII).
+FTP_PASSWORD = "p@ss:w/rd%?#ж"
+FTP_USER = "sb user"
+
+
+def available_codecs() -> list[str]:
+    """Every registered codec except those whose module is not in this checkout.
+
+    A codec whose module exists but fails to import (a missing dependency) is
+    kept, so its tests fail loudly instead of being skipped.
+    """
+    names = []
+    for name in known_codecs():
+        try:
+            codec_by_name(name)
+        except ValueError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ModuleNotFoundError) and cause.name == f"storagebackend.codecs.{name}":
+                continue
+        names.append(name)
+    return names
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost (made with ``cryptography``)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "storagebackend test FTPS server")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
