@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from limits import LIMITS
-from ours import extra_store, our_stores
+from ours import our_stores
 from peers import PEERS
 from subject import Subject
 
 
 def subjects(urls: list[str]) -> tuple[list[Subject], dict[str, str]]:
     """All subjects in table order, and the ones skipped here with the reason (name -> reason)."""
-    found, skipped = our_stores()
-    found.extend(extra_store(spec) for spec in urls)
+    found, skipped = our_stores(urls)
     found.extend(cls() for cls in (*PEERS, *LIMITS))
     runnable = []
     for subject in found:

@@ -19,13 +19,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+import ftpserver
 import report
 import workload
 from catalog import subjects
 from subject import Subject, folder_size
+
+from storagebackend.registry import backend_class
+from storagebackend.urls import redact
 
 HERE = Path(__file__).resolve().parent
 #: Order of the groups in the table: each raw limit with the subjects compared with it.
@@ -56,6 +61,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one phase may take")
     parser.add_argument("--json", type=Path, help="also write every figure of every repeat to this file")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument(
+        "--cpu", action="store_true", help="show CPU time (this process, user + system) instead of wall-clock time"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {
@@ -78,7 +86,7 @@ def ordered(found: list[Subject], args: argparse.Namespace) -> list[Subject]:
     out: list[Subject] = []
     for limit in LIMIT_ORDER:
         out += [s for s in chosen if s.name == limit] + groups[limit]
-    out += [s for s in chosen if s not in out]
+    out += [s for s in chosen if s not in out]  # no raw limit of ours (servers): last, without ratios
     return out
 
 
@@ -114,12 +122,17 @@ def measure(subject: Subject, size: int, folder: Path, expected: int, args: argp
         if "bytes" in result and result["bytes"] != expected:
             figures["error"] = f"{name} read {result['bytes']} bytes, the workload has {expected}"
             break
-        figures[name] = result["value"]
+        figures[name] = result["cpu"] if args.cpu else result["value"]
+        figures[f"{name}_wall"], figures[f"{name}_cpu"] = result["value"], result["cpu"]
         if "samples" in result:
             figures["update_samples"] = result["samples"]
         rss = max(rss, result["rss_kib"])
         if name == "create" and subject.persistent:
             figures["size"] = folder_size(folder) / 2**20
+    if "{table}" in getattr(subject, "url", ""):
+        result = phase(subject, "cleanup", size, folder, args)
+        if "error" in result:
+            figures.setdefault("error", result["error"])
     figures["rss"] = rss / 1024
     if not args.keep_folders:
         shutil.rmtree(folder, ignore_errors=True)
@@ -130,13 +143,46 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     args.keep_folders = False
     started = time.perf_counter()
-    found, skipped = subjects(args.url)
-    chosen = ordered(found, args)
-    skipped = {name: why for name, why in skipped.items() if (not args.only or name in args.only)}
     base = args.dir or HERE / "results" / "work"
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=base))
-    everything: dict[str, Any] = {"arguments": {k: str(v) for k, v in vars(args).items()}, "sizes": {}}
+    server, why_no_ftp = start_ftp(work, args)
+    try:
+        return run(args, work, started, why_no_ftp)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+            if server.stdout is not None:
+                server.stdout.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def start_ftp(work: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[str] | None, str | None]:
+    """Serve ``work`` over FTP on 127.0.0.1 for the sb-ftp-json row, if this machine can."""
+    if find_spec("pyftpdlib") is None:
+        return None, "pyftpdlib not installed (pip install -e '.[test]')"
+    try:
+        backend_class("ftp")
+    except ValueError as exc:
+        return None, str(exc)
+    if (args.only and "sb-ftp-json" not in args.only) or "sb-ftp-json" in args.skip:
+        return None, None
+    server, port = ftpserver.start(work)
+    user = ftpserver.USER
+    args.url.append(f"sb-ftp-json=ftp://{user}:{ftpserver.PASSWORD}@127.0.0.1:{port}/{{name}}/store.json@raw-json")
+    return server, None
+
+
+def run(args: argparse.Namespace, work: Path, started: float, why_no_ftp: str | None) -> int:
+    """Measure every chosen subject at every size; print the tables."""
+    found, skipped = subjects(args.url)
+    if why_no_ftp:
+        skipped["sb-ftp-json"] = why_no_ftp
+    chosen = ordered(found, args)
+    skipped = {name: why for name, why in skipped.items() if (not args.only or name in args.only)}
+    shown = {**vars(args), "url": [redact(spec) for spec in args.url]}  # no password in the results file
+    everything: dict[str, Any] = {"arguments": {k: str(v) for k, v in shown.items()}, "sizes": {}}
     medians: dict[int, dict[str, dict[str, float]]] = {}
     failed = False
     for size in args.docs:
@@ -158,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         medians[size] = {name: report.medians(figures) for name, figures in runs.items()}
         everything["sizes"][size] = {"runs": runs, "medians": medians[size]}
         rows = [(s.name, s.limit) for s in chosen] + [(name, name) for name in skipped]
-        print(f"\n{size} documents, median of {args.repeat} run(s); (x) = ratio to the raw limit of the group")
+        clock = "CPU time" if args.cpu else "wall-clock time"
+        print(f"\n{size} documents, {clock}, median of {args.repeat} run(s); (x) = ratio to the raw limit of its group")
         print(report.table(rows, medians[size], errors, markdown=args.markdown))
     print("\nwhat a sync guarantees:")
     for subject in chosen:
@@ -168,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         print(report.scaling(args.docs, medians, [s.name for s in chosen]))
     if args.json:
         args.json.write_text(json.dumps(everything, indent=1))
-    shutil.rmtree(work, ignore_errors=True)
     print(f"\ntotal {time.perf_counter() - started:.1f} s; python {sys.version.split()[0]}, {os.cpu_count()} cpus")
     return 1 if failed else 0
 

@@ -82,6 +82,9 @@ class Subject(ABC):
     def close(self) -> None:
         """Untimed: close the open store."""
 
+    def cleanup(self, folder: Path) -> None:  # noqa: B027  most subjects keep everything in their folder
+        """Untimed, after the last phase: remove what lives outside ``folder`` (a server's table)."""
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` the durable way: temp file, fsync, rename, fsync the folder."""

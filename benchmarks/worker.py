@@ -30,16 +30,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if phase in ("scan", "scan_views"):
         scan = subject.scan if phase == "scan" else subject.scan_views  # type: ignore[attr-defined]
         gc.collect()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result["bytes"] = scan(folder)
-        result["value"] = time.perf_counter() - start
+        result["value"], result["cpu"] = time.perf_counter() - start, time.process_time() - cpu
         return result
+    if phase == "cleanup":
+        subject.cleanup(folder)
+        return {"value": 0.0, "cpu": 0.0}
     docs = workload.documents(args.docs, args.seed)
     gc.collect()
     if phase == "create":
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         subject.create(folder, docs)
-        result["value"] = time.perf_counter() - start
+        result["value"], result["cpu"] = time.perf_counter() - start, time.process_time() - cpu
         return result
     subject.open(folder, docs)
     uids = [uid for uid, _ in docs]
@@ -47,21 +50,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         reads = subject.prepare(workload.reads(uids, args.gets, args.seed))
         get = subject.get if phase == "get" else subject.get_value  # type: ignore[attr-defined]
         gc.collect()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         get(reads)
         result["value"] = (time.perf_counter() - start) / len(reads) * 1e6  # microseconds per read
+        result["cpu"] = (time.process_time() - cpu) / len(reads) * 1e6
     elif phase == "update":
-        times = []
+        times, cpus = [], []
         spent = 0.0
         for uid, key, value in workload.updates(uids, args.updates, args.seed):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             subject.update(uid, key, value)
             took = time.perf_counter() - start
+            cpus.append(time.process_time() - cpu)
             times.append(took)
             spent += took
             if spent > args.budget and len(times) >= 5:
                 break
         result["value"] = statistics.median(times) * 1e3  # milliseconds
+        result["cpu"] = statistics.median(cpus) * 1e3
         result["samples"] = len(times)
     else:
         raise SystemExit(f"unknown phase {phase!r}")

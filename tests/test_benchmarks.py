@@ -31,12 +31,13 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
-    ours = ["sb-memory", "sb-sqlite", *(f"sb-{name}" for name in known_codecs())]
+    ours = ["sb-memory", "sb-sqlite", "sb-ftp-json", "sb-postgresql", "sb-redis"]
+    ours += [f"sb-{name}" for name in known_codecs()]
     for name in [*ours, *PEERS, *LIMITS]:
         assert name in rows, f"no row for {name}:\n{done.stdout}"
         assert "ERROR" not in rows[name]
     # Every subject that can run here has figures; only missing optional modules are skipped.
-    for name in ["sb-memory", "sb-sqlite", "sb-json", "raw-dict", "raw-sqlite3", "raw-json", "shelve"]:
+    for name in ["sb-memory", "sb-sqlite", "sb-json", "sb-ftp-json", "raw-dict", "raw-sqlite3", "raw-json", "shelve"]:
         assert "skipped" not in rows[name], rows[name]
     for name, module in PEERS.items():
         assert ("skipped" in rows[name]) == (find_spec(module) is None), rows[name]
