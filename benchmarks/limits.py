@@ -181,7 +181,7 @@ class RawMsgpack(_RawFile):
     requires: ClassVar[tuple[str, ...]] = ("msgpack",)
 
     def encode(self, store: dict[str, dict[str, bytes]]) -> bytes:
-        import msgpack
+        import msgpack  # imported already by warm(): the ``bench`` extra is optional
 
         data: bytes = msgpack.packb({**MARKER, "documents": store})
         return data

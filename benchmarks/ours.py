@@ -19,8 +19,10 @@ value`` then ``store.sync()`` to update. The seed API is measured beside it:
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +55,15 @@ class OurStore(Subject):
         self.limit = limit  # type: ignore[misc]
         self.durability = durability  # type: ignore[misc]
         self.persistent = persistent  # type: ignore[misc]
+
+    def warm(self) -> None:
+        """Import the backend, codec and transport: a local store is opened once in a scratch folder."""
+        if "{folder}" in self.url or self.url == "memory://":
+            with tempfile.TemporaryDirectory() as scratch:
+                sb.open(self._url(Path(scratch)), flag="n").close()
+        else:
+            backend_class(self.url.partition(":")[0])
+            importlib.import_module("storagebackend.transports.ftp" if self.url.startswith("ftp") else "storagebackend")
 
     def _url(self, folder: Path) -> str:
         table = "bench_" + re.sub(r"\W", "_", folder.name)

@@ -158,6 +158,7 @@ class TinyDBPeer(Subject):
     limit: ClassVar[str] = "raw-json"
     durability: ClassVar[str] = "fsync, but rewrites the file in place (a crash can corrupt it)"
     requires: ClassVar[tuple[str, ...]] = ("tinydb",)
+    imports: ClassVar[tuple[str, ...]] = ("tinydb.middlewares", "tinydb.storages", "tinydb.table")
 
     def _open(self, folder: Path, access_mode: str = "r+") -> Any:
         from tinydb import TinyDB

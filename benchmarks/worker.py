@@ -24,6 +24,7 @@ from catalog import by_name
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     subject = by_name(args.subject, args.url)
+    subject.warm()
     folder = Path(args.folder)
     phase = args.phase
     result: dict[str, Any] = {}
