@@ -121,3 +121,27 @@ def test_document_unhashable_and_repr(store: Storage) -> None:
     with pytest.raises(TypeError):
         hash(doc)
     assert str(doc.uid) in repr(doc)
+
+
+def test_items_and_values_iterate_a_snapshot(store: Storage) -> None:
+    doc = store.create({"a": b"1", "b": b"2", "c": b"3"})
+    assert list(doc.items()) == [("a", b"1"), ("b", b"2"), ("c", b"3")]
+    assert list(doc.values()) == [b"1", b"2", b"3"]
+    for key, _ in doc.items():  # changing the document while iterating is safe: a snapshot
+        del doc[key]
+    assert doc == {}
+    assert len(doc.items()) == 0 and ("a", b"1") not in doc.items()
+    doc["x"] = b"9"
+    assert ("x", b"9") in doc.items() and b"9" in doc.values()  # the views stay live
+
+
+def test_store_items_and_values_are_views_of_every_document(store: Storage) -> None:
+    first = store.create({"a": b"1"})
+    second = store.create()
+    assert {uid: dict(doc) for uid, doc in store.items()} == {first.uid: {"a": b"1"}, second.uid: {}}
+    assert sorted(len(doc) for doc in store.values()) == [0, 1]
+    assert len(store.values()) == 2
+    for uid, doc in store.items():
+        doc["seen"] = b"y"  # each is a live view of its document
+        assert store.get_value(uid, "seen") == b"y"
+    assert (first.uid, store[first.uid]) in store.items()

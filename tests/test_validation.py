@@ -113,3 +113,31 @@ def test_limits_are_options(tmp_path: object) -> None:
             store.create({"k": b"1234"})
     with pytest.raises(ValueError, match="max_key_length"):
         sb.open("memory://", max_key_length=0)
+
+
+def test_a_key_valid_in_one_store_is_judged_anew_in_another() -> None:
+    # Each store remembers the keys it found valid (the fast path of every read and
+    # write); that memory must never let a key past another store's tighter limit.
+    with sb.open("memory://") as roomy, sb.open("memory://", max_key_length=4) as tight:
+        roomy.create({"longer": b"1"})
+        roomy.get_value(sb.UID.new(), "longer")
+        doc = tight.create()
+        with pytest.raises(sb.InvalidKeyError, match="at most 4"):
+            doc["longer"]
+        with pytest.raises(sb.InvalidKeyError, match="at most 4"):
+            tight.get_value(doc.uid, "longer")
+        with pytest.raises(sb.InvalidKeyError, match="at most 4"):
+            doc["longer"] = b"1"
+
+
+def test_str_subclass_keys_reach_the_backend_as_str(store: Storage) -> None:
+    class Key(str):
+        pass
+
+    doc = store.create({Key("a"): b"1"})
+    doc[Key("b")] = b"2"
+    store.put(doc.uid, Key("c"), b"3")
+    assert doc[Key("a")] == b"1"
+    assert store.get_value(doc.uid, Key("b")) == b"2"
+    assert [type(key) for key in doc] == [str, str, str]
+    assert all(type(key) is str for key in store.limits.known_keys)

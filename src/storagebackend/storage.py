@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
 from types import TracebackType
 from typing import Any, NoReturn, overload
 
@@ -56,6 +56,7 @@ class Storage(MutableMapping[UID, "Document"]):
         if not isinstance(backend, Backend):
             raise TypeError(f"Storage needs a Backend, got {type(backend).__name__}")
         self._limits = Limits(max_key_length, max_value_size)
+        self._known_keys = self._limits.known_keys  # the read paths' first check of a key
         self._backend: Backend = backend
         self._description = backend.describe()
         self._read_only = backend.read_only
@@ -103,15 +104,31 @@ class Storage(MutableMapping[UID, "Document"]):
 
     # -- Mapping[UID, Document] ------------------------------------------------------
 
+    # The hot paths take a UID's digits inline. Where a uid must be normalised, the
+    # backend's method is looked up first: on a closed store that raises
+    # StorageClosedError before any error about the uid.
+
     def __getitem__(self, uid: UID | str) -> Document:
-        has_document = self._backend.has_document
-        hex_uid = uid_hex(uid)
-        if not has_document(hex_uid):
-            raise self._missing(hex_uid)
-        return Document(self, hex_uid)
+        backend = self._backend
+        if type(uid) is UID:
+            hex_uid = uid._hex
+            exists = backend.has_document(hex_uid)
+        else:
+            has_document = backend.has_document
+            hex_uid = uid_hex(uid)
+            exists = has_document(hex_uid)
+        if exists:
+            view = Document()  # what _view() does, inline: this is the hottest path
+            view._storage = self
+            view._hex = hex_uid
+            return view
+        raise self._missing(hex_uid)
 
     def __contains__(self, uid: object) -> bool:
-        has_document = self._backend.has_document
+        backend = self._backend
+        if type(uid) is UID:
+            return backend.has_document(uid._hex)
+        has_document = backend.has_document
         return has_document(uid_hex(uid))
 
     def __iter__(self) -> Iterator[UID]:
@@ -120,6 +137,14 @@ class Storage(MutableMapping[UID, "Document"]):
 
     def __len__(self) -> int:
         return self._backend.document_count()
+
+    def items(self) -> ItemsView[UID, Document]:
+        """(UID, Document) pairs over a snapshot of the uids, without a lookup per document."""
+        return _StorageItems(self)
+
+    def values(self) -> ValuesView[Document]:
+        """A Document view of each document (over a snapshot of the uids)."""
+        return _StorageValues(self)
 
     def __setitem__(self, uid: UID | str, document: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
         with self._lock:
@@ -165,10 +190,10 @@ class Storage(MutableMapping[UID, "Document"]):
             has_document = self._backend.has_document
             hex_uid = uid_hex(uid)
             if has_document(hex_uid):
-                return Document(self, hex_uid)
+                return _view(self, hex_uid)
             backend = self._writer()
             backend.write_document(hex_uid, self._limits.check_document({} if default is None else default))
-            return Document(self, hex_uid)
+            return _view(self, hex_uid)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Create or replace several documents; one invalid pair changes nothing."""
@@ -199,7 +224,7 @@ class Storage(MutableMapping[UID, "Document"]):
             document = self._limits.check_document({} if mapping is None else mapping)
             hex_uid = UID.new().hex
             backend.write_document(hex_uid, document)
-            return Document(self, hex_uid)
+            return _view(self, hex_uid)
 
     def put(self, uid: UID | str, key: str, data: Any) -> None:
         """Set one value, creating the document if it is missing."""
@@ -211,8 +236,12 @@ class Storage(MutableMapping[UID, "Document"]):
 
     def get_value(self, uid: UID | str, key: str, default: Any = None) -> Any:
         """Return one value, or ``default`` when the key or the document is missing."""
-        read_value = self._backend.read_value
-        value = read_value(uid_hex(uid), self._limits.check_key(key))
+        backend = self._backend
+        if type(uid) is UID and type(key) is str and key in self._known_keys:
+            value = backend.read_value(uid._hex, key)
+        else:
+            read_value = backend.read_value  # a closed store says so before the uid or key is judged
+            value = read_value(uid_hex(uid), self._limits.check_key(key))
         return default if value is None else value
 
     def get_document(self, uid: UID | str) -> dict[str, bytes]:
@@ -286,10 +315,10 @@ class Document(MutableMapping[str, bytes]):
     """
 
     __slots__ = ("_hex", "_storage")
+    _storage: Storage
+    _hex: str
 
-    def __init__(self, storage: Storage, hex_uid: str) -> None:
-        self._storage = storage
-        self._hex = hex_uid
+    # No __init__: Storage makes views (see _view), and a call without one is much cheaper.
 
     @property
     def uid(self) -> UID:
@@ -310,16 +339,16 @@ class Document(MutableMapping[str, bytes]):
 
     def __getitem__(self, key: str) -> bytes:
         storage = self._storage
-        read_value = storage._backend.read_value
-        limits = storage._limits
-        if type(key) is not str or not (0 < len(key) <= limits.max_key_length) or not key.isprintable():
-            key = limits.bad_key(key)
-        value = read_value(self._hex, key)
-        if value is None:
-            if not storage._backend.has_document(self._hex):
-                raise self._missing()
-            raise KeyError(key)
-        return value
+        if type(key) is str and key in storage._known_keys:
+            value = storage._backend.read_value(self._hex, key)
+        else:
+            read_value = storage._backend.read_value  # a closed store says so before the key is judged
+            value = read_value(self._hex, storage._limits.new_key(key))
+        if value is not None:
+            return value
+        if not storage._backend.has_document(self._hex):
+            raise self._missing()
+        raise KeyError(key)
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value of ``key``, or ``default`` if the key is missing."""
@@ -363,6 +392,14 @@ class Document(MutableMapping[str, bytes]):
 
     def __len__(self) -> int:
         return len(self._keys())
+
+    def items(self) -> ItemsView[str, bytes]:
+        """(key, value) pairs; iterating reads the whole document once (a snapshot)."""
+        return _DocumentItems(self)
+
+    def values(self) -> ValuesView[bytes]:
+        """The values; iterating reads the whole document once (a snapshot)."""
+        return _DocumentValues(self)
 
     def copy(self) -> dict[str, bytes]:
         """A plain dict copy of the document."""
@@ -431,3 +468,48 @@ class Document(MutableMapping[str, bytes]):
         """Remove every key; the document itself stays."""
         with self._storage._lock:
             self._writer().write_document(self._hex, {})
+
+
+def _view(storage: Storage, hex_uid: str) -> Document:
+    """The Document view of ``hex_uid`` in ``storage`` (existence is the caller's business)."""
+    view = Document()
+    view._storage = storage
+    view._hex = hex_uid
+    return view
+
+
+# Views whose iteration reads in bulk: a snapshot, like iterating the keys, and one
+# backend read instead of one per item (for SQLite, one query instead of one per key).
+
+
+class _StorageItems(ItemsView[UID, Document]):
+    _mapping: Storage
+
+    def __iter__(self) -> Iterator[tuple[UID, Document]]:
+        storage = self._mapping
+        trusted = UID._trusted
+        for hex_uid in storage._backend.uids():
+            yield trusted(hex_uid), _view(storage, hex_uid)
+
+
+class _StorageValues(ValuesView[Document]):
+    _mapping: Storage
+
+    def __iter__(self) -> Iterator[Document]:
+        storage = self._mapping
+        for hex_uid in storage._backend.uids():
+            yield _view(storage, hex_uid)
+
+
+class _DocumentItems(ItemsView[str, bytes]):
+    _mapping: Document
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        return iter(self._mapping.copy().items())
+
+
+class _DocumentValues(ValuesView[bytes]):
+    _mapping: Document
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._mapping.copy().values())

@@ -7,8 +7,8 @@ normalised input: keys as ``str`` and values as ``bytes``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from storagebackend.errors import (
     InvalidKeyError,
@@ -18,6 +18,9 @@ from storagebackend.errors import (
 )
 
 __all__ = ["DEFAULT_LIMITS", "Limits"]
+
+#: How many distinct valid keys a Limits remembers; an application uses a handful.
+_KNOWN_KEYS_MAX: Final = 4096
 
 
 def _shown(key: str) -> str:
@@ -31,6 +34,9 @@ class Limits:
 
     max_key_length: int = 32
     max_value_size: int = 65536
+    #: Keys already found valid: the read and write paths look a key up here (one set
+    #: lookup) before the full check. Only exact ``str`` keys are ever added.
+    known_keys: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("max_key_length", "max_value_size"):
@@ -40,11 +46,20 @@ class Limits:
 
     def check_key(self, key: object) -> str:
         """Return ``key`` if it is a valid key, else raise InvalidKeyError."""
+        if type(key) is str and key in self.known_keys:
+            return key
+        return self.new_key(key)
+
+    def new_key(self, key: object) -> str:
+        """check_key for a key not seen yet: check it fully and remember it if valid."""
         if type(key) is str and 0 < len(key) <= self.max_key_length and key.isprintable():
+            if len(self.known_keys) < _KNOWN_KEYS_MAX:
+                self.known_keys.add(key)
             return key
         return self.bad_key(key)
 
     def bad_key(self, key: object) -> str:
+        """The slow path of check_key: raise InvalidKeyError saying what is wrong (or return a str subclass as str)."""
         if not isinstance(key, str):
             raise InvalidKeyTypeError(f"invalid key {key!r}: keys must be str, not {type(key).__name__}")
         if not key:
@@ -59,6 +74,12 @@ class Limits:
 
     def check_value(self, value: object) -> bytes:
         """Return ``value`` as ``bytes`` if valid, else raise InvalidValueError."""
+        if type(value) is bytes and len(value) <= self.max_value_size:
+            return value
+        return self._slow_value(value)
+
+    def _slow_value(self, value: object) -> bytes:
+        """check_value for anything but short enough ``bytes``: copy bytes-likes, refuse the rest."""
         if type(value) is bytes:
             data = value
         elif isinstance(value, (bytes, bytearray)):
@@ -83,9 +104,10 @@ class Limits:
         """Return a validated copy of a mapping (or iterable of pairs) of key -> value.
 
         The whole input is checked before anything is returned, so a bulk write
-        with one bad pair changes nothing.
+        with one bad pair changes nothing. Raises InvalidKeyError or
+        InvalidValueError naming the bad pair.
         """
-        if isinstance(pairs, Mapping):
+        if type(pairs) is dict or isinstance(pairs, Mapping):
             items: Iterable[Any] = pairs.items()
         elif isinstance(pairs, (str, bytes, bytearray, memoryview)) or not isinstance(pairs, Iterable):
             raise InvalidValueTypeError(
@@ -93,15 +115,21 @@ class Limits:
             )
         else:
             items = pairs
+        # The checks of check_key and check_value, inlined: this loop runs for every pair written in bulk.
+        known, max_value = self.known_keys, self.max_value_size
         document: dict[str, bytes] = {}
         for item in items:
             try:
                 key, value = item
             except (TypeError, ValueError):
                 raise InvalidValueTypeError(f"invalid document: expected (key, value) pairs, got {item!r}") from None
-            key = self.check_key(key)
+            if type(key) is not str or key not in known:
+                key = self.new_key(key)
+            if type(value) is bytes and len(value) <= max_value:
+                document[key] = value
+                continue
             try:
-                document[key] = self.check_value(value)
+                document[key] = self._slow_value(value)
             except InvalidValueError as exc:
                 raise type(exc)(f"key {_shown(key)}: {exc}") from None
         return document

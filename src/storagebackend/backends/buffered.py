@@ -135,7 +135,8 @@ class BufferedBackend(Backend):
     # -- writes into the buffer ------------------------------------------------------
 
     def write_document(self, uid: str, document: DocumentData) -> None:
-        self.pending[uid] = Pending(True, dict(document))
+        # Storage hands over a fresh, validated dict that it keeps no reference to: no copy.
+        self.pending[uid] = Pending(True, document)  # type: ignore[arg-type]
 
     def write_value(self, uid: str, key: str, value: bytes) -> None:
         change = self.pending.get(uid)

@@ -43,6 +43,13 @@ _SCHEMA: Final = (
     f"PRAGMA application_id = {APPLICATION_ID}",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
+_READ_DOCUMENT: Final = (
+    "SELECT e.key, e.value FROM documents AS d LEFT JOIN entries AS e ON e.uid = d.uid WHERE d.uid = ? ORDER BY e.rowid"
+)
+_ANY_DOCUMENT: Final = "SELECT 1 FROM documents LIMIT 1"
+_UPSERT: Final = (
+    "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value"
+)
 _CORRUPT_CODES: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
 _LOCKED_CODES: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 
@@ -188,11 +195,17 @@ class SQLiteBackend(BufferedBackend):
         return None if row is None else bytes(row[0])
 
     def stored_document(self, uid: str) -> DocumentData | None:
-        if not self.stored_has(uid):
+        if not self._has_schema:
             return None
-        with self._mapped("cannot read"):
-            rows = self._conn.execute("SELECT key, value FROM entries WHERE uid = ? ORDER BY rowid", (uid,)).fetchall()
-        return {key: bytes(value) for key, value in rows}
+        # One query answers both "does it exist" (no row: no) and "what does it hold"
+        # (a row of NULLs: no keys): every statement costs a read transaction.
+        try:
+            rows = self._conn.execute(_READ_DOCUMENT, (uid,)).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "cannot read") from exc
+        if not rows:
+            return None
+        return {key: bytes(value) for key, value in rows if key is not None}
 
     def stored_has(self, uid: str) -> bool:
         if not self._has_schema:
@@ -219,23 +232,24 @@ class SQLiteBackend(BufferedBackend):
     # -- writing -----------------------------------------------------------------------------
 
     def commit(self, cleared: bool, pending: Mapping[str, Pending | None]) -> None:
-        gone = [(uid,) for uid, change in pending.items() if change is None or change.replace]
-        deleted = [(uid,) for uid, change in pending.items() if change is None]
-        kept = [(uid,) for uid, change in pending.items() if change is not None]
-        values = [
-            (uid, key, value)
-            for uid, change in pending.items()
-            if change is not None
-            for key, value in change.values.items()
-            if value is not None
-        ]
-        removed_keys = [
-            (uid, key)
-            for uid, change in pending.items()
-            if change is not None and not change.replace
-            for key, value in change.values.items()
-            if value is None
-        ]
+        gone: list[tuple[str]] = []  # documents replaced or deleted: their stored pairs go first
+        deleted: list[tuple[str]] = []
+        kept: list[tuple[str]] = []
+        values: list[tuple[str, str, bytes]] = []
+        removed_keys: list[tuple[str, str]] = []
+        for uid, change in pending.items():  # one pass: a sync after a bulk load holds every document
+            if change is None:
+                gone.append((uid,))
+                deleted.append((uid,))
+                continue
+            kept.append((uid,))
+            if change.replace:
+                gone.append((uid,))
+            for key, value in change.values.items():
+                if value is not None:
+                    values.append((uid, key, value))
+                elif not change.replace:
+                    removed_keys.append((uid, key))
         conn = self._conn
         with self._mapped("cannot sync"):
             conn.execute("BEGIN IMMEDIATE")
@@ -243,15 +257,16 @@ class SQLiteBackend(BufferedBackend):
                 if cleared:
                     conn.execute("DELETE FROM entries")
                     conn.execute("DELETE FROM documents")
-                conn.executemany("DELETE FROM entries WHERE uid = ?", gone)
-                conn.executemany("DELETE FROM documents WHERE uid = ?", deleted)
-                conn.executemany("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept)
-                conn.executemany(
-                    "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
-                    values,
-                )
-                conn.executemany("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys)
+                # Deletes before the inserts, but none in an empty store (the first load of one).
+                if (gone or deleted) and not cleared and conn.execute(_ANY_DOCUMENT).fetchone() is not None:
+                    conn.executemany("DELETE FROM entries WHERE uid = ?", gone)
+                    conn.executemany("DELETE FROM documents WHERE uid = ?", deleted)
+                if kept:
+                    conn.executemany("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept)
+                if values:
+                    conn.executemany(_UPSERT, values)
+                if removed_keys:
+                    conn.executemany("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
