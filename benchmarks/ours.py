@@ -13,7 +13,8 @@ Phases use the mapping API a user writes: ``store[uid] = document`` to insert,
 value`` then ``store.sync()`` to update. The seed API is measured beside it:
 ``store.get_value(uid, key)`` ("get_value") and the scan through
 ``store.get_document(uid)`` ("scan"), against the scan through the views
-(``for uid, doc in store.items(): doc.items()``, "scan_views"). Reads use one
+(``for uid, doc in store.items(): doc.items()``, "scan_views") and through
+``store.copy()``, one bulk read ("scan_copy"). Reads use one
 :class:`UID` object per document, as a user holding ``note.uid`` does.
 """
 
@@ -47,7 +48,7 @@ class OurStore(Subject):
     """
 
     durability: ClassVar[str] = ""
-    extra_phases: ClassVar[tuple[str, ...]] = ("scan_views", "get_value")
+    extra_phases: ClassVar[tuple[str, ...]] = ("scan_views", "scan_copy", "get_value")
 
     def __init__(self, name: str, url: str, limit: str, durability: str, persistent: bool = True) -> None:
         self.name = name  # type: ignore[misc]
@@ -90,6 +91,15 @@ class OurStore(Subject):
         total = 0
         for _, doc in store.items():
             for _, value in doc.items():
+                total += len(value)
+        store.close()
+        return total
+
+    def scan_copy(self, folder: Path) -> int:
+        store = sb.open(self._url(folder), flag="r")
+        total = 0
+        for document in store.copy().values():
+            for value in document.values():
                 total += len(value)
         store.close()
         return total

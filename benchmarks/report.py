@@ -10,6 +10,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "create": ("create s", "{:.3f}"),
     "scan": ("reopen+scan s", "{:.3f}"),
     "scan_views": ("scan (views) s", "{:.3f}"),
+    "scan_copy": ("scan (copy) s", "{:.3f}"),
     "get": ("get us", "{:.2f}"),
     "get_value": ("get_value us", "{:.2f}"),
     "update": ("update+sync ms", "{:.2f}"),

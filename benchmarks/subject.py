@@ -17,7 +17,7 @@ Documents = list[tuple[str, dict[str, bytes]]]
 Reads = list[tuple[str, str]]
 
 #: Every phase, in the order the suite runs them; "size" is read from the folder, "rss" from each process.
-PHASES = ("create", "scan", "scan_views", "get", "get_value", "update")
+PHASES = ("create", "scan", "scan_views", "scan_copy", "get", "get_value", "update")
 
 
 class Subject(ABC):
@@ -33,7 +33,7 @@ class Subject(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     #: False for stores that keep nothing on disk: no scan, no size.
     persistent: ClassVar[bool] = True
-    #: Phases beyond the common ones (scan_views, get_value are ours only).
+    #: Phases beyond the common ones (scan_views, scan_copy, get_value are ours only).
     extra_phases: ClassVar[tuple[str, ...]] = ()
 
     #: Modules the phases import, imported by :meth:`warm` before the clock starts.
@@ -57,7 +57,7 @@ class Subject(ABC):
         if self.persistent:
             wanted.add("scan")
         else:
-            wanted -= {"scan", "scan_views"}
+            wanted -= {"scan", "scan_views", "scan_copy"}
         return tuple(phase for phase in PHASES if phase in wanted)
 
     # -- phases: each runs in its own process; only the marked part is timed ----------

@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(args.folder)
     phase = args.phase
     result: dict[str, Any] = {}
-    if phase in ("scan", "scan_views"):
-        scan = subject.scan if phase == "scan" else subject.scan_views  # type: ignore[attr-defined]
+    if phase in ("scan", "scan_views", "scan_copy"):
+        scan = subject.scan if phase == "scan" else getattr(subject, phase)
         gc.collect()
         start, cpu = time.perf_counter(), time.process_time()
         result["bytes"] = scan(folder)

@@ -251,3 +251,19 @@ def test_storage_wraps_a_backend_object() -> None:
         assert len(store) == 1
     with pytest.raises(TypeError):
         sb.Storage(object())  # type: ignore[arg-type]
+
+
+def test_copy_is_a_plain_snapshot_of_everything(store: Storage) -> None:
+    first = store.create({"a": b"1"})
+    empty = store.create()
+    store.sync()
+    first["b"] = b"2"  # pending changes are part of the copy
+    third = store.create({"c": b"3"})
+    snapshot = store.copy()
+    assert snapshot == {first.uid: {"a": b"1", "b": b"2"}, empty.uid: {}, third.uid: {"c": b"3"}}
+    assert all(type(document) is dict for document in snapshot.values())
+    snapshot[first.uid]["x"] = b"not stored"
+    assert "x" not in first
+    del store[empty.uid]
+    assert empty.uid not in store.copy()
+    assert store == store.copy()

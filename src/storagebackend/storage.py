@@ -138,6 +138,21 @@ class Storage(MutableMapping[UID, "Document"]):
     def __len__(self) -> int:
         return self._backend.document_count()
 
+    def copy(self) -> dict[UID, dict[str, bytes]]:
+        """A plain dict of every document (UID -> dict copy), read in bulk (SQLite: one query)."""
+        read_all = self._backend.read_all
+        trusted = UID._trusted
+        return {trusted(hex_uid): document for hex_uid, document in read_all()}
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Storage):
+            return self.copy() == other.copy()
+        if isinstance(other, Mapping):
+            return self.copy() == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
     def items(self) -> ItemsView[UID, Document]:
         """(UID, Document) pairs over a snapshot of the uids, without a lookup per document."""
         return _StorageItems(self)

@@ -570,3 +570,4 @@ class StorageMachine(RuleBasedStateMachine):
         assert sorted(listed) == sorted(self.model)
         for hex_uid, document in self.model.items():
             assert store.get_document(hex_uid) == document, hex_uid
+        assert {uid.hex: document for uid, document in store.copy().items()} == self.model

@@ -24,7 +24,7 @@ driver's exceptions in one place.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Final
 
 __all__ = ["FLAGS", "Backend", "DocumentData", "check_flag"]
@@ -104,6 +104,13 @@ class Backend(ABC):
         """Return the document's keys, or None if it is missing."""
         document = self.read_document(uid)
         return None if document is None else list(document)
+
+    def read_all(self) -> Iterator[tuple[str, DocumentData]]:
+        """Every document as (uid, new dict), for ``Storage.copy``; override with one bulk read."""
+        for uid in list(self.uids()):
+            document = self.read_document(uid)
+            if document is not None:
+                yield uid, document
 
     def document_count(self) -> int:
         """Return how many documents exist."""

@@ -10,7 +10,7 @@ the buffer. SQLite, PostgreSQL and Redis fill in the same six hooks.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from storagebackend.backends.base import Backend, DocumentData
@@ -76,6 +76,13 @@ class BufferedBackend(Backend):
         ``cleared``, then each pending change. Raise a StorageError and change
         nothing if it fails."""
 
+    def stored_items(self) -> Iterable[tuple[str, DocumentData]]:
+        """Every stored document as (uid, dict); override with one bulk read."""
+        for uid in self.stored_uids():
+            document = self.stored_document(uid)
+            if document is not None:
+                yield uid, document
+
     # -- reads through the buffer -------------------------------------------------
 
     def read_value(self, uid: str, key: str) -> bytes | None:
@@ -118,6 +125,17 @@ class BufferedBackend(Backend):
         uids = [uid for uid in stored if uid not in pending]
         uids.extend(uid for uid, change in pending.items() if change is not None)
         return uids
+
+    def read_all(self) -> Iterator[tuple[str, DocumentData]]:
+        pending = dict(self.pending)  # a snapshot: other threads may write while we read
+        if not self.cleared:
+            for uid, document in self.stored_items():
+                if uid not in pending:
+                    yield uid, document
+        for uid in pending:
+            merged = self.read_document(uid)
+            if merged is not None:
+                yield uid, merged
 
     def document_count(self) -> int:
         pending = dict(self.pending)  # a snapshot: other threads may write while we read

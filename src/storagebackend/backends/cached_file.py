@@ -86,6 +86,12 @@ class CachedFileBackend(MemoryBackend):
     def _load(self) -> None:
         """Read and decode the file (flag ``"n"``: start empty whatever is there)."""
         where = self.transport.describe()
+        if self.flag == "n" and not self.transport.remote and self.transport.exists():
+            # What is there is dropped unread (a remote transport still reads it: that is
+            # what its conflict check compares with at the first sync).
+            log.info("%s: starting empty (flag 'n'); the file is replaced at the next sync", where)
+            self._must_write = True
+            return
         data = self.transport.read()
         if data is None:
             if self.flag in ("w", "r"):

@@ -7,7 +7,7 @@ backend extends it with a load at open and a save at ``sync``, using
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from storagebackend.backends.base import Backend, DocumentData
@@ -64,6 +64,9 @@ class MemoryBackend(Backend):
 
     def uids(self) -> Iterable[str]:
         return list(self._docs)  # a snapshot: another thread may write while the caller iterates
+
+    def read_all(self) -> Iterator[tuple[str, DocumentData]]:
+        return ((uid, dict(doc)) for uid, doc in list(self._docs.items()))
 
     def document_count(self) -> int:
         return len(self._docs)

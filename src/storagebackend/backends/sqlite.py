@@ -46,6 +46,9 @@ _SCHEMA: Final = (
 _READ_DOCUMENT: Final = (
     "SELECT e.key, e.value FROM documents AS d LEFT JOIN entries AS e ON e.uid = d.uid WHERE d.uid = ? ORDER BY e.rowid"
 )
+_READ_ALL: Final = (
+    "SELECT d.uid, e.key, e.value FROM documents AS d LEFT JOIN entries AS e ON e.uid = d.uid ORDER BY d.uid, e.rowid"
+)
 _ANY_DOCUMENT: Final = "SELECT 1 FROM documents LIMIT 1"
 _UPSERT: Final = (
     "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value"
@@ -206,6 +209,23 @@ class SQLiteBackend(BufferedBackend):
         if not rows:
             return None
         return {key: bytes(value) for key, value in rows if key is not None}
+
+    def stored_items(self) -> list[tuple[str, DocumentData]]:
+        """Every stored document in one query (one read transaction: a consistent snapshot)."""
+        if not self._has_schema:
+            return []
+        with self._mapped("cannot read"):
+            rows = self._conn.execute(_READ_ALL).fetchall()
+        items: list[tuple[str, DocumentData]] = []
+        current: str | None = None
+        document: DocumentData = {}
+        for uid, key, value in rows:
+            if uid != current:
+                current, document = uid, {}
+                items.append((uid, document))
+            if key is not None:
+                document[key] = bytes(value)
+        return items
 
     def stored_has(self, uid: str) -> bool:
         if not self._has_schema:

@@ -172,11 +172,28 @@ def documents_from_tree(tree: object, codec: str, value: Callable[[object, str, 
     documents: Documents = {}
     for raw_uid, raw_document in documents_mapping(top.get("documents"), '"documents"').items():
         uid = new_uid(documents, raw_uid, '"documents"')
+        if type(raw_document) is dict and _is_plain(raw_document):
+            documents[uid] = raw_document  # already str keys and bytes values: taken as it is
+            continue
         documents[uid] = {
             check_key(key, uid): value(raw, uid, key)
             for key, raw in documents_mapping(raw_document, f"document {uid}").items()
         }
     return documents
+
+
+def _is_plain(document: dict[Any, Any]) -> bool:
+    """True if every key is a valid key and every value bytes, checked in C-level loops."""
+    return (
+        set(map(type, document.values())) <= _BYTES
+        and set(map(type, document)) <= _STR
+        and "" not in document
+        and all(map(str.isprintable, document))
+    )
+
+
+_BYTES: Final = frozenset({bytes})
+_STR: Final = frozenset({str})
 
 
 def string_or_base64(value: object, uid: str, key: str) -> bytes:

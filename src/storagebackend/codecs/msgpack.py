@@ -51,8 +51,13 @@ class MsgpackCodec(Codec):
     name: ClassVar[str] = "msgpack"
     extensions: ClassVar[tuple[str, ...]] = (".msgpack", ".mpk")
 
+    def __init__(self) -> None:
+        # One Packer per codec (a store's codec is used under its lock): packb makes one per call.
+        self._pack: Callable[[object], bytes] = msgpack.Packer(use_bin_type=True).pack
+
     def encode_document(self, uid: str, document: Mapping[str, bytes]) -> bytes:
-        return _packb(uid) + _packb(dict(document), use_bin_type=True)
+        # A uid is 32 ASCII characters: msgpack "str 8" with length 32, then the characters.
+        return b"\xd9\x20" + uid.encode() + self._pack(document if type(document) is dict else dict(document))
 
     def join(self, fragments: Sequence[bytes]) -> bytes:
         return b"".join([_HEAD, _map_header(len(fragments)), *fragments])
