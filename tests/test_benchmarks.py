@@ -42,5 +42,15 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
     for name, module in PEERS.items():
         assert ("skipped" in rows[name]) == (find_spec(module) is None), rows[name]
     medians = json.loads(results.read_text())["sizes"]["50"]["medians"]
-    assert medians["sb-sqlite"].keys() >= {"create", "scan", "scan_views", "scan_copy", "get", "get_value", "update", "size", "rss"}
+    assert medians["sb-sqlite"].keys() >= {
+        "create",
+        "scan",
+        "scan_views",
+        "scan_copy",
+        "get",
+        "get_value",
+        "update",
+        "size",
+        "rss",
+    }
     assert medians["sb-memory"].keys() >= {"create", "get", "get_value", "update", "rss"}
