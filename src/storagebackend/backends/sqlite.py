@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -45,6 +46,9 @@ _SCHEMA: Final = (
 )
 _CORRUPT_CODES: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
 _LOCKED_CODES: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+_UID: Final = re.compile(r"[0-9a-f]{32}")
+# The start of sqlite3's message for TEXT that is not UTF-8 (an OperationalError without an error code).
+_UNDECODABLE: Final = "Could not decode to UTF-8"
 
 
 class SQLiteBackend(BufferedBackend):
@@ -81,7 +85,7 @@ class SQLiteBackend(BufferedBackend):
         return cls(local.path, flag=flag, lock_timeout=options.get("lock_timeout", 5.0))
 
     def describe(self) -> str:
-        return f"sqlite:{quote(self.path, safe='/')}"
+        return f"sqlite:{quote(self.path, safe='/', errors='surrogateescape')}"
 
     # -- opening ---------------------------------------------------------------------
 
@@ -109,7 +113,7 @@ class SQLiteBackend(BufferedBackend):
         """Connect in autocommit mode: transactions are begun only by ``commit``."""
         target, uri = self.path, False
         if self.read_only:
-            target, uri = "file:" + quote(os.path.abspath(self.path)) + "?mode=ro", True
+            target, uri = "file:" + quote(os.path.abspath(self.path), errors="surrogateescape") + "?mode=ro", True
         try:
             return sqlite3.connect(target, uri=uri, timeout=lock_timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -163,11 +167,15 @@ class SQLiteBackend(BufferedBackend):
     def _error(self, exc: sqlite3.Error, action: str) -> StorageError:
         """Map a sqlite3 error to the StorageError a user should see."""
         code = getattr(exc, "sqlite_errorname", "")
-        if code in _CORRUPT_CODES:
+        if code in _CORRUPT_CODES or _UNDECODABLE in str(exc):
             return CorruptStoreError(f"{self.path}: {action}: the database is corrupt ({exc})")
         if code in _LOCKED_CODES or "locked" in str(exc):
             return StorageLockedError(f"{self.path}: {action}: the database stays locked by another connection ({exc})")
         return StorageIOError(f"{self.path}: {action}: {exc}")
+
+    def _foreign(self, what: str) -> CorruptStoreError:
+        """Data that storagebackend never writes: the file was changed by something else."""
+        return CorruptStoreError(f"{self.path}: the database holds {what}, which no storagebackend store holds")
 
     @contextmanager
     def _mapped(self, action: str) -> Iterator[None]:
@@ -185,14 +193,24 @@ class SQLiteBackend(BufferedBackend):
             row = self._conn.execute("SELECT value FROM entries WHERE uid = ? AND key = ?", (uid, key)).fetchone()
         except sqlite3.Error as exc:
             raise self._error(exc, "cannot read") from exc
-        return None if row is None else bytes(row[0])
+        if row is None:
+            return None
+        if type(row[0]) is not bytes:
+            raise self._foreign(f"a value of type {type(row[0]).__name__} in document {uid}")
+        return row[0]
 
     def stored_document(self, uid: str) -> DocumentData | None:
         if not self.stored_has(uid):
             return None
         with self._mapped("cannot read"):
             rows = self._conn.execute("SELECT key, value FROM entries WHERE uid = ? ORDER BY rowid", (uid,)).fetchall()
-        return {key: bytes(value) for key, value in rows}
+        document = dict(rows)
+        for key, value in rows:
+            if type(key) is not str or not key or not key.isprintable():
+                raise self._foreign(f"the key {str(key)[:40]!r} in document {uid}")
+            if type(value) is not bytes:
+                raise self._foreign(f"a value of type {type(value).__name__} in document {uid}")
+        return document
 
     def stored_has(self, uid: str) -> bool:
         if not self._has_schema:
@@ -207,7 +225,11 @@ class SQLiteBackend(BufferedBackend):
         if not self._has_schema:
             return []
         with self._mapped("cannot read"):
-            return [uid for (uid,) in self._conn.execute("SELECT uid FROM documents")]
+            uids = [uid for (uid,) in self._conn.execute("SELECT uid FROM documents")]
+        for uid in uids:
+            if type(uid) is not str or not _UID.fullmatch(uid):
+                raise self._foreign(f"the uid {str(uid)[:40]!r}")
+        return uids
 
     def stored_count(self) -> int:
         if not self._has_schema:
