@@ -289,12 +289,30 @@ def _failing(code: int) -> Callable[..., Any]:
     return fail
 
 
-# Each step of the write that can fail, with the error a disk would give there.
+def _short_then_failing(code: int) -> Callable[..., Any]:
+    """os.write that writes part of the data once, then fails: a disk filling up mid-file."""
+    calls = []
+    real_write = os.write  # before the test patches it
+
+    def write(fd: int, data: Any) -> int:
+        calls.append(fd)
+        if len(calls) == 1 and len(data) > 1:
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(code, os.strerror(code))
+
+    return write
+
+
+# Each step of the write that can fail, with the errors a disk gives there (ENOSPC: full, EIO: failing).
 _FAULTS = {
-    "create": ("open", errno.EACCES),
-    "write": ("write", errno.ENOSPC),
-    "fsync": ("fsync", errno.EIO),
-    "replace": ("replace", errno.ENOSPC),
+    "create-EACCES": ("open", errno.EACCES),
+    "write-ENOSPC": ("write", errno.ENOSPC),
+    "write-EIO": ("write", errno.EIO),
+    "short-write-ENOSPC": ("write", errno.ENOSPC),
+    "fsync-ENOSPC": ("fsync", errno.ENOSPC),
+    "fsync-EIO": ("fsync", errno.EIO),
+    "replace-ENOSPC": ("replace", errno.ENOSPC),
+    "replace-EIO": ("replace", errno.EIO),
 }
 
 
@@ -309,7 +327,7 @@ def test_a_failed_sync_keeps_the_old_file_and_the_changes(
     new = store.create({"k": b"v"}).uid
     function, code = _FAULTS[step]
     with monkeypatch.context() as patch:
-        patch.setattr(local.os, function, _failing(code))
+        patch.setattr(local.os, function, (_short_then_failing if step.startswith("short") else _failing)(code))
         with pytest.raises(sb.StorageIOError, match=path.name) as caught:
             store.sync()
     assert isinstance(caught.value.__cause__, OSError)
