@@ -67,6 +67,45 @@ def run_in_child(work: Callable[[], object], timeout: float = HANG) -> None:
         raise AssertionError(f"the child failed:\n{output}")
 
 
+def run_together(works: list[Callable[[], object]], timeout: float = HANG) -> None:
+    """Run each of ``works`` in its own forked child, all released at the same moment; like run_in_child."""
+    go_read, go_write = os.pipe()
+    children = []
+    for work in works:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_end)
+            os.close(go_write)
+            status = 0
+            try:
+                os.read(go_read, 1)  # wait for the start
+                work()
+                os.write(write_end, b"ok")
+            except BaseException:
+                os.write(write_end, traceback.format_exc().encode(errors="replace"))
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        children.append((pid, read_end))
+    os.close(go_read)
+    os.write(go_write, b"g" * len(works))  # every child reads one byte: go
+    os.close(go_write)
+    deadline = time.monotonic() + timeout
+    failures = []
+    for pid, read_end in children:
+        output, finished = _read_until_eof(read_end, deadline)
+        os.close(read_end)
+        if not finished:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        if output != "ok":
+            failures.append(output if finished else f"hangs (killed after {timeout:g} s): {output}")
+    if failures:
+        raise AssertionError("a child failed:\n" + "\n".join(failures))
+
+
 class Reporter:
     """A forked child that reports progress lines through a pipe, and can be killed at any moment."""
 

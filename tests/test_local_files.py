@@ -257,14 +257,7 @@ def test_a_replaced_file_keeps_its_mode(filled: tuple[Path, sb.UID]) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o604
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
-def test_a_new_file_follows_the_umask(tmp_path: Path, umask: int) -> None:
-    old = os.umask(umask)
-    try:
-        sb.open(tmp_path / "new.json").close()
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o666 & ~umask
+# New files and the umask, for every codec, lock files and SQLite: test_security.py::test_new_files_follow_the_umask
 
 
 def test_a_symlink_stays_a_symlink(tmp_path: Path) -> None:

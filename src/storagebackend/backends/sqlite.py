@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, Final
@@ -61,6 +62,9 @@ class SQLiteBackend(BufferedBackend):
         super().__init__(flag)
         self.path = os.fspath(path)
         self._has_schema = False
+        # Readers in other threads share the connection, and a statement run during a commit would see
+        # the transaction half done: each read, and each commit's changes, hold this lock.
+        self._busy = threading.Lock()
         if not os.path.exists(self.path):
             if self.flag in ("w", "r"):
                 raise StoreNotFoundError(f"{self.path}: no such SQLite store (flag {self.flag!r} needs one)")
@@ -110,10 +114,22 @@ class SQLiteBackend(BufferedBackend):
                 raise StorageIOError(f"{self.path}{suffix}: cannot remove: {exc.strerror or exc}") from exc
 
     def _connect(self, lock_timeout: float) -> sqlite3.Connection:
-        """Connect in autocommit mode: transactions are begun only by ``commit``."""
+        """Connect in autocommit mode: transactions are begun only by ``commit``.
+
+        A new database file is created here first, with mode 0o666 less the
+        umask as ``open()`` would, not SQLite's 0o644; its -wal and -shm files
+        take the database's mode.
+        """
         target, uri = self.path, False
         if self.read_only:
             target, uri = "file:" + quote(os.path.abspath(self.path), errors="surrogateescape") + "?mode=ro", True
+        else:
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StorageIOError(f"{self.path}: cannot create: {exc.strerror or exc}") from exc
         try:
             return sqlite3.connect(target, uri=uri, timeout=lock_timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -190,7 +206,8 @@ class SQLiteBackend(BufferedBackend):
         if not self._has_schema:
             return None
         try:
-            row = self._conn.execute("SELECT value FROM entries WHERE uid = ? AND key = ?", (uid, key)).fetchone()
+            with self._busy:
+                row = self._conn.execute("SELECT value FROM entries WHERE uid = ? AND key = ?", (uid, key)).fetchone()
         except sqlite3.Error as exc:
             raise self._error(exc, "cannot read") from exc
         if row is None:
@@ -200,9 +217,11 @@ class SQLiteBackend(BufferedBackend):
         return row[0]
 
     def stored_document(self, uid: str) -> DocumentData | None:
-        if not self.stored_has(uid):
+        if not self._has_schema:
             return None
-        with self._mapped("cannot read"):
+        with self._mapped("cannot read"), self._busy:  # both statements see the same commits
+            if self._conn.execute("SELECT 1 FROM documents WHERE uid = ?", (uid,)).fetchone() is None:
+                return None
             rows = self._conn.execute("SELECT key, value FROM entries WHERE uid = ? ORDER BY rowid", (uid,)).fetchall()
         document = dict(rows)
         for key, value in rows:
@@ -216,7 +235,8 @@ class SQLiteBackend(BufferedBackend):
         if not self._has_schema:
             return False
         try:
-            row = self._conn.execute("SELECT 1 FROM documents WHERE uid = ?", (uid,)).fetchone()
+            with self._busy:
+                row = self._conn.execute("SELECT 1 FROM documents WHERE uid = ?", (uid,)).fetchone()
         except sqlite3.Error as exc:
             raise self._error(exc, "cannot read") from exc
         return row is not None
@@ -224,7 +244,7 @@ class SQLiteBackend(BufferedBackend):
     def stored_uids(self) -> list[str]:
         if not self._has_schema:
             return []
-        with self._mapped("cannot read"):
+        with self._mapped("cannot read"), self._busy:
             uids = [uid for (uid,) in self._conn.execute("SELECT uid FROM documents")]
         for uid in uids:
             if type(uid) is not str or not _UID.fullmatch(uid):
@@ -234,7 +254,7 @@ class SQLiteBackend(BufferedBackend):
     def stored_count(self) -> int:
         if not self._has_schema:
             return 0
-        with self._mapped("cannot read"):
+        with self._mapped("cannot read"), self._busy:
             count: int = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         return count
 
@@ -260,25 +280,26 @@ class SQLiteBackend(BufferedBackend):
         ]
         conn = self._conn
         with self._mapped("cannot sync"):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if cleared:
-                    conn.execute("DELETE FROM entries")
-                    conn.execute("DELETE FROM documents")
-                conn.executemany("DELETE FROM entries WHERE uid = ?", gone)
-                conn.executemany("DELETE FROM documents WHERE uid = ?", deleted)
-                conn.executemany("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept)
-                conn.executemany(
-                    "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
-                    values,
-                )
-                conn.executemany("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            conn.execute("BEGIN IMMEDIATE")  # may wait for another process; reads here go on meanwhile
+            with self._busy:  # readers in other threads wait: they must not see the transaction half done
+                try:
+                    if cleared:
+                        conn.execute("DELETE FROM entries")
+                        conn.execute("DELETE FROM documents")
+                    conn.executemany("DELETE FROM entries WHERE uid = ?", gone)
+                    conn.executemany("DELETE FROM documents WHERE uid = ?", deleted)
+                    conn.executemany("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept)
+                    conn.executemany(
+                        "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) "
+                        "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
+                        values,
+                    )
+                    conn.executemany("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
 
     def close(self) -> None:
         with self._mapped("cannot close"):
