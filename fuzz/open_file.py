@@ -60,12 +60,12 @@ def _damaged_database(path: Path) -> bool:
     """
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):
         return True
     connection.text_factory = bytes  # the check's messages quote the damaged text
     try:
         return connection.execute("PRAGMA integrity_check").fetchall() != [(b"ok",)]
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):  # a damaged schema can hold names that are not UTF-8
         return True
     finally:
         connection.close()

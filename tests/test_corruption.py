@@ -119,10 +119,11 @@ def _sqlite_store(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _foreign_rows(path: Path, statement: str) -> None:
-    """Change a valid store with a statement no storagebackend writer would run."""
+def _foreign_rows(path: Path, *statements: str) -> None:
+    """Change a valid store with statements no storagebackend writer would run."""
     connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute(statement)
+    for statement in statements:
+        connection.execute(statement)
     connection.execute("PRAGMA journal_mode = WAL")  # as storagebackend keeps its databases
     connection.close()
 
@@ -138,6 +139,14 @@ SQLITE_CASES = {
     "upper-case-uid": lambda path: (
         _sqlite_store(path),
         _foreign_rows(path, f"INSERT INTO documents VALUES ('{'A' * 32}')"),
+    ),
+    "schema-not-utf8": lambda path: (  # sqlite3 raises UnicodeDecodeError decoding SQLite's message
+        _sqlite_store(path),
+        _foreign_rows(
+            path,
+            "PRAGMA writable_schema = ON",
+            "UPDATE sqlite_master SET name = CAST(x'b0b0' AS TEXT), sql = 'CREATE TABLE x (' WHERE name = 'entries'",
+        ),
     ),
     "text-value": lambda path: (
         _sqlite_store(path),

@@ -50,6 +50,8 @@ _LOCKED_CODES: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 _UID: Final = re.compile(r"[0-9a-f]{32}")
 # The start of sqlite3's message for TEXT that is not UTF-8 (an OperationalError without an error code).
 _UNDECODABLE: Final = "Could not decode to UTF-8"
+# What the sqlite3 module raises: its own errors, and UnicodeDecodeError for a damaged schema or message.
+_DRIVER_ERRORS: Final = (sqlite3.Error, UnicodeDecodeError)
 
 
 class SQLiteBackend(BufferedBackend):
@@ -132,7 +134,7 @@ class SQLiteBackend(BufferedBackend):
                 raise StorageIOError(f"{self.path}: cannot create: {exc.strerror or exc}") from exc
         try:
             return sqlite3.connect(target, uri=uri, timeout=lock_timeout, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
+        except _DRIVER_ERRORS as exc:
             raise self._error(exc, "cannot open") from exc
 
     def _prepare(self) -> None:
@@ -180,8 +182,10 @@ class SQLiteBackend(BufferedBackend):
 
     # -- errors ------------------------------------------------------------------------
 
-    def _error(self, exc: sqlite3.Error, action: str) -> StorageError:
+    def _error(self, exc: sqlite3.Error | UnicodeDecodeError, action: str) -> StorageError:
         """Map a sqlite3 error to the StorageError a user should see."""
+        if isinstance(exc, UnicodeDecodeError):  # sqlite3 decodes names and messages from a damaged file
+            return CorruptStoreError(f"{self.path}: {action}: the database is corrupt (text that is not UTF-8)")
         code = getattr(exc, "sqlite_errorname", "")
         if code in _CORRUPT_CODES or _UNDECODABLE in str(exc):
             return CorruptStoreError(f"{self.path}: {action}: the database is corrupt ({exc})")
@@ -197,7 +201,7 @@ class SQLiteBackend(BufferedBackend):
     def _mapped(self, action: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.Error as exc:
+        except _DRIVER_ERRORS as exc:
             raise self._error(exc, action) from exc
 
     # -- stored state --------------------------------------------------------------------
@@ -208,7 +212,7 @@ class SQLiteBackend(BufferedBackend):
         try:
             with self._busy:
                 row = self._conn.execute("SELECT value FROM entries WHERE uid = ? AND key = ?", (uid, key)).fetchone()
-        except sqlite3.Error as exc:
+        except _DRIVER_ERRORS as exc:
             raise self._error(exc, "cannot read") from exc
         if row is None:
             return None
@@ -237,7 +241,7 @@ class SQLiteBackend(BufferedBackend):
         try:
             with self._busy:
                 row = self._conn.execute("SELECT 1 FROM documents WHERE uid = ?", (uid,)).fetchone()
-        except sqlite3.Error as exc:
+        except _DRIVER_ERRORS as exc:
             raise self._error(exc, "cannot read") from exc
         return row is not None
 
