@@ -118,11 +118,8 @@ def parse_local(url: str | os.PathLike[str]) -> LocalURL:
 
 
 def local_url(scheme: str, path: str) -> str:
-    """Build a ``scheme:`` URL for a local path (the inverse of :func:`parse_local`)."""
-    try:
-        quoted = quote(_file_name(path, path), safe="/", errors="surrogateescape")  # a non-UTF-8 byte: its %XX
-    except UnicodeEncodeError:  # pragma: no cover - _file_name refused every such path already
-        raise ValueError(f"{path!r} cannot be a file name") from None
+    """Build a ``scheme:`` URL for a local path (the inverse of :func:`parse_local`); ValueError if none can be."""
+    quoted = quote(_file_name(path, path), safe="/", errors="surrogateescape")  # a non-UTF-8 byte: its %XX
     return f"{scheme}://{quoted}" if os.path.isabs(path) else f"{scheme}:{quoted}"
 
 
