@@ -3,6 +3,11 @@
 A child process (not a thread) so that a test can stop it, kill it with
 SIGKILL at any moment and start it again on the same port, as a crash would.
 Run as a script it serves one user until killed; :class:`FTPServer` drives it.
+
+``fault`` makes the server die (SIGKILL itself) at one exact moment of a sync:
+``"upload"`` after the first bytes of a temporary file arrived, ``"rename"`` on
+RNFR, before anything is renamed, and ``"renamed"`` after RNTO renamed the file
+but before the reply. Real server, injected fault; start it again without one.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+#: Moments at which ``fault`` kills the server (see the module docstring).
+FAULTS = ("upload", "rename", "renamed")
+
 
 def _serve(argv: list[str]) -> None:
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.filesystems import AbstractedFS
-    from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
+    from pyftpdlib.handlers import DTPHandler, FTPHandler, TLS_FTPHandler
     from pyftpdlib.log import config_logging
     from pyftpdlib.servers import FTPServer as Server
 
@@ -32,7 +40,40 @@ def _serve(argv: list[str]) -> None:
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--no-rename-over", action="store_true", help="refuse RNTO onto an existing file")
+    parser.add_argument("--fault", choices=FAULTS, help="die at this moment of a sync")
     args = parser.parse_args(argv)
+
+    def die() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    class DyingDTPHandler(DTPHandler):  # type: ignore[misc]
+        """Dies once part of a temporary file has arrived (and reached the disk)."""
+
+        def handle_read(self) -> None:
+            super().handle_read()
+            file = self.file_obj
+            if file is not None and file.name.endswith(".tmp") and self.tot_bytes_received > 0:
+                file.flush()
+                die()
+
+        handle_read_event = handle_read
+
+    def dying(base: type[FTPHandler]) -> type[FTPHandler]:
+        """The handler class, with the fault's moment wired in."""
+        namespace: dict[str, object] = {}
+        if args.fault == "upload":
+            namespace["dtp_handler"] = DyingDTPHandler
+        elif args.fault == "rename":
+            namespace["ftp_RNFR"] = lambda self, path: die()
+        elif args.fault == "renamed":
+
+            def ftp_RNTO(self: FTPHandler, path: str) -> None:
+                self.run_as_current_user(self.fs.rename, self._rnfr, path)
+                die()
+
+            namespace["ftp_RNTO"] = ftp_RNTO
+        return type("Handler", (base,), namespace)
+
     config_logging(level=logging.WARNING)
 
     class NoRenameOverFS(AbstractedFS):  # type: ignore[misc]
@@ -47,11 +88,11 @@ def _serve(argv: list[str]) -> None:
     authorizer.add_user(args.user, args.password, args.home, perm="elradfmwMT")
     handler: type[FTPHandler]
     if args.cert:
-        handler = type("Handler", (TLS_FTPHandler,), {"certfile": args.cert, "keyfile": args.key})
+        handler = type("Handler", (dying(TLS_FTPHandler),), {"certfile": args.cert, "keyfile": args.key})
         handler.tls_control_required = True
         handler.tls_data_required = True  # so every transfer that works went through PROT P
     else:
-        handler = type("Handler", (FTPHandler,), {})
+        handler = dying(FTPHandler)
     handler.authorizer = authorizer
     handler.auth_failed_timeout = 0.01  # pyftpdlib waits 3 s after a wrong password by default
     handler.passive_ports = None
@@ -73,12 +114,15 @@ class FTPServer:
         *,
         tls: tuple[Path, Path] | None = None,
         no_rename_over: bool = False,
+        fault: str | None = None,
     ) -> None:
         self.home = home
         self.user = user
         self.password = password
         self.tls = tls
         self.no_rename_over = no_rename_over
+        #: Set before :meth:`start`: the moment the server dies at (None: never).
+        self.fault = fault
         self.port = 0
         self.process: subprocess.Popen[str] | None = None
 
@@ -99,6 +143,8 @@ class FTPServer:
             command += ["--cert", str(self.tls[0]), "--key", str(self.tls[1])]
         if self.no_rename_over:
             command.append("--no-rename-over")
+        if self.fault:
+            command += ["--fault", self.fault]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -118,6 +164,13 @@ class FTPServer:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+    def died(self) -> bool:
+        """Whether the server process ended by itself (a fault); reaps it if so."""
+        if self.process is None or self.process.poll() is None:
+            return False
+        self.stop()
+        return True
 
     def files(self) -> list[str]:
         """Every file under the home folder, relative paths, sorted."""

@@ -257,14 +257,7 @@ def test_a_replaced_file_keeps_its_mode(filled: tuple[Path, sb.UID]) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o604
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
-def test_a_new_file_follows_the_umask(tmp_path: Path, umask: int) -> None:
-    old = os.umask(umask)
-    try:
-        sb.open(tmp_path / "new.json").close()
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o666 & ~umask
+# New files and the umask, for every codec, lock files and SQLite: test_security.py::test_new_files_follow_the_umask
 
 
 def test_a_symlink_stays_a_symlink(tmp_path: Path) -> None:
@@ -289,12 +282,30 @@ def _failing(code: int) -> Callable[..., Any]:
     return fail
 
 
-# Each step of the write that can fail, with the error a disk would give there.
+def _short_then_failing(code: int) -> Callable[..., Any]:
+    """os.write that writes part of the data once, then fails: a disk filling up mid-file."""
+    calls = []
+    real_write = os.write  # before the test patches it
+
+    def write(fd: int, data: Any) -> int:
+        calls.append(fd)
+        if len(calls) == 1 and len(data) > 1:
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(code, os.strerror(code))
+
+    return write
+
+
+# Each step of the write that can fail, with the errors a disk gives there (ENOSPC: full, EIO: failing).
 _FAULTS = {
-    "create": ("open", errno.EACCES),
-    "write": ("write", errno.ENOSPC),
-    "fsync": ("fsync", errno.EIO),
-    "replace": ("replace", errno.ENOSPC),
+    "create-EACCES": ("open", errno.EACCES),
+    "write-ENOSPC": ("write", errno.ENOSPC),
+    "write-EIO": ("write", errno.EIO),
+    "short-write-ENOSPC": ("write", errno.ENOSPC),
+    "fsync-ENOSPC": ("fsync", errno.ENOSPC),
+    "fsync-EIO": ("fsync", errno.EIO),
+    "replace-ENOSPC": ("replace", errno.ENOSPC),
+    "replace-EIO": ("replace", errno.EIO),
 }
 
 
@@ -309,7 +320,7 @@ def test_a_failed_sync_keeps_the_old_file_and_the_changes(
     new = store.create({"k": b"v"}).uid
     function, code = _FAULTS[step]
     with monkeypatch.context() as patch:
-        patch.setattr(local.os, function, _failing(code))
+        patch.setattr(local.os, function, (_short_then_failing if step.startswith("short") else _failing)(code))
         with pytest.raises(sb.StorageIOError, match=path.name) as caught:
             store.sync()
     assert isinstance(caught.value.__cause__, OSError)

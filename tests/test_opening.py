@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
+from storagebackend.urls import redact
 
 
 def test_sqlite_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,3 +150,48 @@ def test_open_config_errors(settings: dict[str, object], words: str, tmp_path: P
 def test_open_config_unknown_backend() -> None:
     with pytest.raises(ValueError, match="known schemes"):
         sb.open_config({"backend": "nosuch", "path": "x"})
+
+
+# -- URLs the fuzzer found (fuzz/open_url.py) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://user:Pw7xQ\udcff@127.0.0.1:1/x.json",  # a lone surrogate in the password
+        "ftp:/\r/user:Pw7xQ@127.0.0.1:1/x.json",  # urlsplit drops the \r and finds a password
+        "redis://:Pw7xQ@127.0.0.1:1/0\n",
+        "postgresql://u:Pw7xQ@127.0.0.1:1/db\t?table=x",
+    ],
+)
+def test_a_malformed_server_url_is_a_value_error_that_hides_the_password(url: str) -> None:
+    with pytest.raises(ValueError, match="malformed URL") as caught:
+        sb.open(url)
+    assert type(caught.value) is ValueError
+    assert "Pw7xQ" not in str(caught.value)
+    assert redact(url).count("Pw7xQ") == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("notes\0.json", "NUL"),
+        ("file:notes%00.json", "NUL"),
+        ("notes\ud800.json", "lone surrogate"),
+        ("sqlite:notes\udfff.db", "lone surrogate"),
+    ],
+)
+def test_a_path_no_file_can_have_is_a_value_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, words: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=words) as caught:
+        sb.open(url)
+    assert type(caught.value) is ValueError
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_percent_escape_of_a_byte_that_is_not_utf8_is_that_byte_of_the_file_name(tmp_path: Path) -> None:
+    with sb.open(f"file://{tmp_path}/caf%E9.json") as store:
+        store.create({"k": b"v"})
+    assert sorted(os.listdir(os.fsencode(tmp_path))) == [b"caf\xe9.json", b"caf\xe9.json.lock"]

@@ -93,3 +93,27 @@ def test_the_command_line_section_lists_every_command_and_exit_code() -> None:
     for code, meaning in MEANINGS.items():
         assert f"| {int(code)} | {meaning} |" in text
     assert len(MEANINGS) == len(ExitCode)
+
+
+def test_every_test_the_guarantees_section_names_exists() -> None:
+    """Each promise names its tests as `tests/MODULE.py::name`, or `::name` of the module before."""
+    root = README.parent
+    text = section("Guarantees")
+    named: list[tuple[str, str | None]] = []
+    module = ""
+    for path, name in re.findall(r"`(?:((?:tests|fuzz)/[\w/]+\.py))?(?:::(\w+\*?)(?:\[[\w-]+\])?)?`", text):
+        if path:
+            module = path
+        if path or name:
+            named.append((module, name or None))
+    assert len(named) > 40
+    for path, name in named:
+        assert (root / path).is_file(), path
+        if name is None:
+            continue
+        defined = re.findall(r"^(?:def|class) (\w+)|^(\w+) = ", (root / path).read_text(), flags=re.MULTILINE)
+        names = {found for pair in defined for found in pair if found}
+        if name.endswith("*"):  # TestLocalFile*: classes made in a loop, named by a prefix in the source
+            assert name[:-1] in (root / path).read_text(), f"{path}::{name}"
+        else:
+            assert name in names, f"{path}::{name} is named in the README's Guarantees but does not exist"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
+from forked import run_together
 from storagebackend.backends.sqlite import APPLICATION_ID, SCHEMA_VERSION
 
 
@@ -149,3 +150,29 @@ def test_two_processes_write_different_documents(tmp_path: Path) -> None:
     with sb.open(url, flag="r") as store:
         assert len(store) == 80
         assert store.get_value(f"{2:02x}{39:030x}", "n") == b"39"
+
+
+def _keys_writer(url: str, worker: int) -> None:
+    """Write 60 keys of one shared document and one document of its own, syncing every 4 writes."""
+    shared = "5" * 32
+    with sb.open(url, lock_timeout=30) as store:
+        for number in range(60):
+            store.put(shared, f"w{worker}-{number}", str(number).encode())
+            store.put(f"{worker:02x}{number:030x}", "n", str(number).encode())
+            if number % 4 == 3:
+                store.sync()
+
+
+def test_two_processes_write_different_keys_of_one_document_at_the_same_time(tmp_path: Path) -> None:
+    """Released at the same moment, their syncs interleave; neither undoes the other's keys."""
+    url = _url(tmp_path)
+    with sb.open(url) as store:
+        store["5" * 32] = {"before": b"both"}
+    run_together([lambda: _keys_writer(url, 1), lambda: _keys_writer(url, 2)])
+    with sb.open(url, flag="r") as store:
+        shared = store.get_document("5" * 32)
+        assert shared == {
+            "before": b"both",
+            **{f"w{worker}-{number}": str(number).encode() for worker in (1, 2) for number in range(60)},
+        }
+        assert len(store) == 1 + 2 * 60

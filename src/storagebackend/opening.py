@@ -107,10 +107,18 @@ def _url_from_parts(scheme: str, parts: dict[str, Any]) -> str:
         return local_url(scheme, os.fspath(parts["path"]))
     auth = ""
     if parts.get("user") is not None:
-        auth = quote(str(parts["user"]), safe="")
+        auth = _quoted(parts, "user", "")
         if parts.get("password") is not None:
-            auth += ":" + quote(str(parts["password"]), safe="")
+            auth += ":" + _quoted(parts, "password", "")
         auth += "@"
     port = f":{int(parts['port'])}" if parts.get("port") is not None else ""
-    path = quote(str(parts.get("path", "")).lstrip("/"), safe="/")
+    path = _quoted({"path": str(parts.get("path", "")).lstrip("/")}, "path", "/")
     return f"{scheme}://{auth}{parts['host']}{port}/{path}"
+
+
+def _quoted(parts: dict[str, Any], name: str, safe: str) -> str:
+    """One part of a server URL, percent-encoded; ValueError (never showing it) if it cannot be."""
+    try:
+        return quote(str(parts[name]), safe=safe)
+    except UnicodeEncodeError:
+        raise ValueError(f"open_config(): {name!r} holds a lone surrogate, which no URL can hold") from None

@@ -191,13 +191,14 @@ class Storage(MutableMapping[UID, "Document"]):
 
     def popitem(self) -> tuple[UID, dict[str, bytes]]:  # type: ignore[override]
         """Remove some document; return its UID and a plain dict copy of it."""
-        backend = self._writer()
-        for hex_uid in backend.uids():
-            document = backend.read_document(hex_uid)
-            if document is not None:
-                backend.delete_document(hex_uid)
-                return UID._trusted(hex_uid), document
-        raise DocumentNotFoundError(f"popitem(): {self._description} is empty")
+        with self._lock:
+            backend = self._writer()
+            for hex_uid in backend.uids():
+                document = backend.read_document(hex_uid)
+                if document is not None:
+                    backend.delete_document(hex_uid)
+                    return UID._trusted(hex_uid), document
+            raise DocumentNotFoundError(f"popitem(): {self._description} is empty")
 
     def setdefault(self, uid: UID | str, default: Any = None) -> Document:
         """Return the document; if missing, create it from ``default`` (None: empty)."""
@@ -463,11 +464,12 @@ class Document(MutableMapping[str, bytes]):
 
     def setdefault(self, key: str, default: Any = None) -> bytes:
         """Return the value of ``key``; if missing, set it to ``default`` first."""
-        value = self.get(key)
-        if value is not None:
-            return value  # type: ignore[no-any-return]
-        self[key] = default
-        return self._storage._limits.check_value(default)
+        with self._storage._lock:  # no other thread's write between the look and the set
+            value = self.get(key)
+            if value is not None:
+                return value  # type: ignore[no-any-return]
+            self[key] = default
+            return self._storage._limits.check_value(default)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Set several values; one invalid pair changes nothing."""

@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_DROPPED_BY_URLSPLIT: Final = str.maketrans("", "", "\t\r\n")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def split_scheme(url: str) -> tuple[str | None, str]:
@@ -42,8 +44,11 @@ def redact(url: str) -> str:
 
     The password runs from the first ``:`` after ``//user`` to the *last* ``@``,
     so one holding an unencoded ``@``, ``/``, ``?`` or ``#`` is hidden whole
-    (at worst, a little more than the password is hidden).
+    (at worst, a little more than the password is hidden). Tabs and line
+    breaks are dropped first, as ``urlsplit`` drops them wherever they are:
+    ``ftp:/\r/user:pw@host`` has a password for it, so it has one here too.
     """
+    url = url.translate(_DROPPED_BY_URLSPLIT)
     start = url.find("//")
     at = url.rfind("@")
     if start < 0 or at < start:
@@ -75,39 +80,56 @@ class LocalURL:
     query: dict[str, str] = field(default_factory=dict)
 
 
+def _file_name(path: str, url: str | os.PathLike[str]) -> str:
+    """``path`` if the operating system can take it as a file name; else ValueError saying why."""
+    if "\0" in path:
+        raise ValueError(f"the path of {url!r} holds a NUL character, which no file name can")
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"the path of {url!r} holds {path[exc.start]!r} at position {exc.start}, which no file name can hold "
+            "(a lone surrogate)"
+        ) from None
+    return path
+
+
 def parse_local(url: str | os.PathLike[str]) -> LocalURL:
     """Parse a bare path, ``file:``/``sqlite:`` URL into path and query.
 
     ``file:///abs/x`` and ``file:rel/x`` (also ``//localhost/abs``) are
-    accepted; a bare path may end in ``?codec=NAME``.
+    accepted; a bare path may end in ``?codec=NAME``. Raises ValueError for a
+    malformed URL or a path no file can have (a NUL character, a lone surrogate).
     """
     if isinstance(url, os.PathLike):
-        return LocalURL(os.fspath(url))
+        return LocalURL(_file_name(os.fspath(url), url))
     scheme, rest = split_scheme(url)
     if scheme is None:
         path, sep, query = rest.rpartition("?")
         if sep and re.fullmatch(r"codec=[\w-]+", query):
-            return LocalURL(path, _query(query, url))
-        return LocalURL(rest)
+            return LocalURL(_file_name(path, url), _query(query, url))
+        return LocalURL(_file_name(rest, url))
     rest, _, query = rest.partition("?")
     if "#" in rest:
         raise ValueError(f"a fragment ('#') is not allowed in URL {url!r}; percent-encode it as %23")
     if rest.startswith("//"):
         authority, slash, path = rest[2:].partition("/")
         if authority not in ("", "localhost"):
-            raise ValueError(f"URL {url!r} names host {authority!r}; only local paths are allowed here")
+            host = authority.rpartition("@")[2]  # without a user and password before it
+            raise ValueError(f"URL {redact(url)!r} names host {host!r}; only local paths are allowed here")
         rest = slash + path
-    path = unquote(rest, errors="strict")
+    path = unquote(rest, errors="surrogateescape")  # %FF: the byte 0xFF of a file name, as os.fsdecode
     if path.startswith("//"):  # "sqlite:////abs" (SQLAlchemy's spelling) is "/abs" too
         path = "/" + path.lstrip("/")
     if not path:
         raise ValueError(f"URL {url!r} has no path")
-    return LocalURL(path, _query(query, url))
+    return LocalURL(_file_name(path, url), _query(query, url))
 
 
 def local_url(scheme: str, path: str) -> str:
-    """Build a ``scheme:`` URL for a local path (the inverse of :func:`parse_local`)."""
-    return f"{scheme}:{quote(path, safe='/')}" if not os.path.isabs(path) else f"{scheme}://{quote(path, safe='/')}"
+    """Build a ``scheme:`` URL for a local path (the inverse of :func:`parse_local`); ValueError if none can be."""
+    quoted = quote(_file_name(path, path), safe="/", errors="surrogateescape")  # a non-UTF-8 byte: its %XX
+    return f"{scheme}://{quoted}" if os.path.isabs(path) else f"{scheme}:{quoted}"
 
 
 @dataclass(frozen=True)
@@ -144,6 +166,16 @@ def parse_server(url: str, default_port: int | None = None) -> ServerURL:
     Raises ValueError (never showing the password) when the URL is malformed.
     """
     shown = redact(url)
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"malformed URL {shown!r}: a lone surrogate at position {exc.start}") from None
+    control = _CONTROL.search(url)
+    if control is not None:
+        raise ValueError(
+            f"malformed URL {shown!r}: the control character {control.group()!r} at position {control.start()} "
+            "(percent-encode it)"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -147,6 +147,9 @@ class PostgreSQLBackend(BufferedBackend):
         self._connect_args = {name: value for name, value in connect_args.items() if value is not None}
         self._conn: Connection | None = None
         self._guard = threading.Lock()
+        # Threads share the connection, and a read run during a commit's transaction would see it
+        # half done: every read and every commit holds this lock for its statements.
+        self._busy = threading.Lock()
         try:
             self._open()
         except BaseException:
@@ -209,7 +212,8 @@ class PostgreSQLBackend(BufferedBackend):
             conn = None
             try:
                 conn = self._connection()
-                return work(conn)
+                with self._busy:
+                    return work(conn)
             except psycopg.Error as exc:
                 unavailable = _unavailable(exc, conn)
                 if unavailable:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, Final
@@ -53,8 +55,25 @@ _ANY_DOCUMENT: Final = "SELECT 1 FROM documents LIMIT 1"
 _UPSERT: Final = (
     "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value"
 )
+_BYTES: Final = frozenset({bytes})
+_STR: Final = frozenset({str})
 _CORRUPT_CODES: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
 _LOCKED_CODES: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+_UID: Final = re.compile(r"[0-9a-f]{32}")
+_HEX_DIGITS: Final = b"0123456789abcdef"
+# The start of sqlite3's message for TEXT that is not UTF-8 (an OperationalError without an error code).
+_UNDECODABLE: Final = "Could not decode to UTF-8"
+# What the sqlite3 module raises: its own errors, and UnicodeDecodeError for a damaged schema or message.
+_DRIVER_ERRORS: Final = (sqlite3.Error, UnicodeDecodeError)
+
+
+def _all_uids(texts: list[str]) -> bool:
+    """Whether every text is 32 lower-case hex digits; a few passes in C, so listing stays cheap."""
+    try:
+        joined = "".join(texts)
+    except TypeError:  # a uid stored as a BLOB
+        return False
+    return set(map(len, texts)) == {32} and joined.isascii() and not joined.encode().translate(None, _HEX_DIGITS)
 
 
 class SQLiteBackend(BufferedBackend):
@@ -67,6 +86,9 @@ class SQLiteBackend(BufferedBackend):
         super().__init__(flag)
         self.path = os.fspath(path)
         self._has_schema = False
+        # Readers in other threads share the connection, and a statement run during a commit would see
+        # the transaction half done: each read, and each commit's changes, hold this lock.
+        self._busy = threading.Lock()
         if not os.path.exists(self.path):
             if self.flag in ("w", "r"):
                 raise StoreNotFoundError(f"{self.path}: no such SQLite store (flag {self.flag!r} needs one)")
@@ -91,7 +113,7 @@ class SQLiteBackend(BufferedBackend):
         return cls(local.path, flag=flag, lock_timeout=options.get("lock_timeout", 5.0))
 
     def describe(self) -> str:
-        return f"sqlite:{quote(self.path, safe='/')}"
+        return f"sqlite:{quote(self.path, safe='/', errors='surrogateescape')}"
 
     # -- opening ---------------------------------------------------------------------
 
@@ -116,13 +138,25 @@ class SQLiteBackend(BufferedBackend):
                 raise StorageIOError(f"{self.path}{suffix}: cannot remove: {exc.strerror or exc}") from exc
 
     def _connect(self, lock_timeout: float) -> sqlite3.Connection:
-        """Connect in autocommit mode: transactions are begun only by ``commit``."""
+        """Connect in autocommit mode: transactions are begun only by ``commit``.
+
+        A new database file is created here first, with mode 0o666 less the
+        umask as ``open()`` would, not SQLite's 0o644; its -wal and -shm files
+        take the database's mode.
+        """
         target, uri = self.path, False
         if self.read_only:
-            target, uri = "file:" + quote(os.path.abspath(self.path)) + "?mode=ro", True
+            target, uri = "file:" + quote(os.path.abspath(self.path), errors="surrogateescape") + "?mode=ro", True
+        else:
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StorageIOError(f"{self.path}: cannot create: {exc.strerror or exc}") from exc
         try:
             return sqlite3.connect(target, uri=uri, timeout=lock_timeout, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
+        except _DRIVER_ERRORS as exc:
             raise self._error(exc, "cannot open") from exc
 
     def _prepare(self) -> None:
@@ -170,20 +204,26 @@ class SQLiteBackend(BufferedBackend):
 
     # -- errors ------------------------------------------------------------------------
 
-    def _error(self, exc: sqlite3.Error, action: str) -> StorageError:
+    def _error(self, exc: sqlite3.Error | UnicodeDecodeError, action: str) -> StorageError:
         """Map a sqlite3 error to the StorageError a user should see."""
+        if isinstance(exc, UnicodeDecodeError):  # sqlite3 decodes names and messages from a damaged file
+            return CorruptStoreError(f"{self.path}: {action}: the database is corrupt (text that is not UTF-8)")
         code = getattr(exc, "sqlite_errorname", "")
-        if code in _CORRUPT_CODES:
+        if code in _CORRUPT_CODES or _UNDECODABLE in str(exc):
             return CorruptStoreError(f"{self.path}: {action}: the database is corrupt ({exc})")
         if code in _LOCKED_CODES or "locked" in str(exc):
             return StorageLockedError(f"{self.path}: {action}: the database stays locked by another connection ({exc})")
         return StorageIOError(f"{self.path}: {action}: {exc}")
 
+    def _foreign(self, what: str) -> CorruptStoreError:
+        """Data that storagebackend never writes: the file was changed by something else."""
+        return CorruptStoreError(f"{self.path}: the database holds {what}, which no storagebackend store holds")
+
     @contextmanager
     def _mapped(self, action: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.Error as exc:
+        except _DRIVER_ERRORS as exc:
             raise self._error(exc, action) from exc
 
     # -- stored state --------------------------------------------------------------------
@@ -192,60 +232,85 @@ class SQLiteBackend(BufferedBackend):
         if not self._has_schema:
             return None
         try:
-            row = self._conn.execute("SELECT value FROM entries WHERE uid = ? AND key = ?", (uid, key)).fetchone()
-        except sqlite3.Error as exc:
+            with self._busy:
+                row = self._conn.execute("SELECT value FROM entries WHERE uid = ? AND key = ?", (uid, key)).fetchone()
+        except _DRIVER_ERRORS as exc:
             raise self._error(exc, "cannot read") from exc
-        return None if row is None else bytes(row[0])
+        if row is None:
+            return None
+        if type(row[0]) is not bytes:
+            raise self._foreign(f"a value of type {type(row[0]).__name__} in document {uid}")
+        return row[0]
 
     def stored_document(self, uid: str) -> DocumentData | None:
         if not self._has_schema:
             return None
         # One query answers both "does it exist" (no row: no) and "what does it hold"
         # (a row of NULLs: no keys): every statement costs a read transaction.
-        try:
+        with self._mapped("cannot read"), self._busy:
             rows = self._conn.execute(_READ_DOCUMENT, (uid,)).fetchall()
-        except sqlite3.Error as exc:
-            raise self._error(exc, "cannot read") from exc
         if not rows:
             return None
-        return {key: bytes(value) for key, value in rows if key is not None}
+        return self._checked(uid, [row for row in rows if row[0] is not None])
 
     def stored_items(self) -> list[tuple[str, DocumentData]]:
         """Every stored document in one query (one read transaction: a consistent snapshot)."""
         if not self._has_schema:
             return []
-        with self._mapped("cannot read"):
+        with self._mapped("cannot read"), self._busy:
             rows = self._conn.execute(_READ_ALL).fetchall()
-        items: list[tuple[str, DocumentData]] = []
-        current: str | None = None
-        document: DocumentData = {}
+        grouped: dict[str, list[tuple[Any, Any]]] = {}
         for uid, key, value in rows:
-            if uid != current:
-                current, document = uid, {}
-                items.append((uid, document))
+            pairs = grouped.setdefault(uid, [])
             if key is not None:
-                document[key] = bytes(value)
-        return items
+                pairs.append((key, value))
+        uids = list(grouped)
+        if uids and not _all_uids(uids):
+            bad = next(uid for uid in uids if type(uid) is not str or not _UID.fullmatch(uid))
+            raise self._foreign(f"the uid {str(bad)[:40]!r}")
+        return [(uid, self._checked(uid, pairs)) for uid, pairs in grouped.items()]
+
+    def _checked(self, uid: str, pairs: list[tuple[Any, Any]]) -> DocumentData:
+        """A document read back, if every key is a valid key and every value a BLOB (C-level checks first)."""
+        document: DocumentData = dict(pairs)
+        if (
+            set(map(type, document.values())) <= _BYTES
+            and set(map(type, document)) <= _STR
+            and "" not in document
+            and all(map(str.isprintable, document))
+        ):
+            return document
+        for key, value in pairs:
+            if type(key) is not str or not key or not key.isprintable():
+                raise self._foreign(f"the key {str(key)[:40]!r} in document {uid}")
+            if type(value) is not bytes:
+                raise self._foreign(f"a value of type {type(value).__name__} in document {uid}")
+        return document
 
     def stored_has(self, uid: str) -> bool:
         if not self._has_schema:
             return False
         try:
-            row = self._conn.execute("SELECT 1 FROM documents WHERE uid = ?", (uid,)).fetchone()
-        except sqlite3.Error as exc:
+            with self._busy:
+                row = self._conn.execute("SELECT 1 FROM documents WHERE uid = ?", (uid,)).fetchone()
+        except _DRIVER_ERRORS as exc:
             raise self._error(exc, "cannot read") from exc
         return row is not None
 
     def stored_uids(self) -> list[str]:
         if not self._has_schema:
             return []
-        with self._mapped("cannot read"):
-            return [uid for (uid,) in self._conn.execute("SELECT uid FROM documents")]
+        with self._mapped("cannot read"), self._busy:
+            uids = [uid for (uid,) in self._conn.execute("SELECT uid FROM documents")]
+        if uids and not _all_uids(uids):
+            bad = next(uid for uid in uids if type(uid) is not str or not _UID.fullmatch(uid))
+            raise self._foreign(f"the uid {str(bad)[:40]!r}")
+        return uids
 
     def stored_count(self) -> int:
         if not self._has_schema:
             return 0
-        with self._mapped("cannot read"):
+        with self._mapped("cannot read"), self._busy:
             count: int = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         return count
 
@@ -272,26 +337,27 @@ class SQLiteBackend(BufferedBackend):
                     removed_keys.append((uid, key))
         conn = self._conn
         with self._mapped("cannot sync"):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if cleared:
-                    conn.execute("DELETE FROM entries")
-                    conn.execute("DELETE FROM documents")
-                # Deletes before the inserts, but none in an empty store (the first load of one).
-                if (gone or deleted) and not cleared and conn.execute(_ANY_DOCUMENT).fetchone() is not None:
-                    conn.executemany("DELETE FROM entries WHERE uid = ?", gone)
-                    conn.executemany("DELETE FROM documents WHERE uid = ?", deleted)
-                if kept:
-                    conn.executemany("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept)
-                if values:
-                    conn.executemany(_UPSERT, values)
-                if removed_keys:
-                    conn.executemany("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            conn.execute("BEGIN IMMEDIATE")  # may wait for another process; reads here go on meanwhile
+            with self._busy:  # readers in other threads wait: they must not see the transaction half done
+                try:
+                    if cleared:
+                        conn.execute("DELETE FROM entries")
+                        conn.execute("DELETE FROM documents")
+                    # Deletes before the inserts, but none in an empty store (the first load of one).
+                    if (gone or deleted) and not cleared and conn.execute(_ANY_DOCUMENT).fetchone() is not None:
+                        conn.executemany("DELETE FROM entries WHERE uid = ?", gone)
+                        conn.executemany("DELETE FROM documents WHERE uid = ?", deleted)
+                    if kept:
+                        conn.executemany("INSERT OR IGNORE INTO documents (uid) VALUES (?)", kept)
+                    if values:
+                        conn.executemany(_UPSERT, values)
+                    if removed_keys:
+                        conn.executemany("DELETE FROM entries WHERE uid = ? AND key = ?", removed_keys)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
 
     def close(self) -> None:
         with self._mapped("cannot close"):

@@ -113,6 +113,12 @@ class FTPTransport(Transport):
         self._ssl_context = ssl_context
         self._ftp: ftplib.FTP | None = None
         self._expected: bytes | None = _UNREAD  # SHA-256 of the file as last read or written; None: missing
+        # SHA-256 of uploads whose rename was sent but not confirmed (the connection dropped): the
+        # file may hold them now, and that is no conflict, since nobody else wrote them.
+        self._maybe_written: set[bytes] = set()
+        # Temporary files this store uploaded and has not renamed or removed yet (the connection
+        # dropped): removed at the next write. Only our own: another writer's may be in use.
+        self._temporaries: set[str] = set()
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None) -> FTPTransport:
@@ -148,6 +154,7 @@ class FTPTransport(Transport):
         digest = hashlib.sha256(data).digest()
         self._run("upload", lambda ftp: self._replace(ftp, data, digest))
         self._expected = digest
+        self._maybe_written.clear()
 
     def close(self) -> None:
         """Say goodbye to the server and close the connection; twice is fine."""
@@ -168,7 +175,7 @@ class FTPTransport(Transport):
             if failure is not None:
                 log.warning(
                     "%s: %s failed (%s); reconnecting, attempt %d of %d",
-                    self.describe(), what, self._scrub(str(failure)), attempt, self.attempts,
+                    self.describe(), what, self._scrub(str(failure)) or type(failure).__name__, attempt, self.attempts,
                 )  # fmt: skip
                 time.sleep(self.backoff * 2 ** (attempt - 2))
             try:
@@ -281,8 +288,11 @@ class FTPTransport(Transport):
         return name in {posixpath.basename(entry.rstrip("/")) for entry in names}
 
     def _replace(self, ftp: ftplib.FTP, data: bytes, digest: bytes) -> None:
+        for stale in list(self._temporaries):
+            self._remove_quietly(ftp, stale)
         folder, name = posixpath.split(self.path)
         temporary = posixpath.join(folder, f".{name}.{secrets.token_hex(8)}.tmp")
+        self._temporaries.add(temporary)
         self._upload(ftp, temporary, data, folder)
         keep_temporary = False
         try:
@@ -291,12 +301,14 @@ class FTPTransport(Transport):
             current_digest = None if current is None else hashlib.sha256(current).digest()
             if current_digest == digest:
                 return  # it already holds exactly these bytes (e.g. our rename whose reply was lost)
-            if self._expected is not _UNREAD and current_digest != self._expected:
+            unchanged = current_digest == self._expected or current_digest in self._maybe_written
+            if self._expected is not _UNREAD and not unchanged:
                 what = "was created" if self._expected is None else "was deleted" if current is None else "changed"
                 raise ConflictError(
                     f"{self.describe()}: the file {what} on the server since this store read it; "
                     "nothing was overwritten (reopen the store to see the other writer's data)"
                 )
+            self._maybe_written.add(digest)
             try:
                 ftp.rename(temporary, self.path)
             except ftplib.error_perm as exc:
@@ -310,7 +322,9 @@ class FTPTransport(Transport):
                 )  # fmt: skip
                 ftp.delete(self.path)
                 keep_temporary = True
+                self._temporaries.discard(temporary)  # the only copy of the new data until the rename
                 ftp.rename(temporary, self.path)
+            self._temporaries.discard(temporary)
             temporary = ""
         except ftplib.error_perm as exc:
             if keep_temporary:
@@ -357,7 +371,15 @@ class FTPTransport(Transport):
             raise _ShortUpload(f"the uploaded {temporary} has {size} bytes instead of {expected}")
 
     def _remove_quietly(self, ftp: ftplib.FTP, temporary: str) -> None:
+        """Delete a temporary file of ours; if the connection fails, the next write tries again."""
         try:
             ftp.delete(temporary)
+        except ftplib.error_perm as exc:  # not there (its upload never began), or not ours to remove
+            log.debug("%s: did not remove %s: %s", self.describe(), temporary, self._scrub(str(exc)))
         except (*_TRANSIENT, ftplib.Error):
-            log.warning("%s: cannot remove the temporary file %s on the server", self.describe(), temporary)
+            log.warning(
+                "%s: cannot remove the temporary file %s on the server now; trying again at the next sync",
+                self.describe(), temporary,
+            )  # fmt: skip
+            return
+        self._temporaries.discard(temporary)

@@ -1,0 +1,90 @@
+"""Write the seed corpora in fuzz/corpus/ (committed; run again only to change them).
+
+Seeds are small valid inputs: stores of each codec (empty, text, binary, tricky
+keys), a SQLite store, and URLs of every scheme. The fuzzers mutate from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import storagebackend as sb
+from storagebackend.registry import codec_by_name
+
+CORPUS = Path(__file__).parent / "corpus"
+CODECS = ("json", "msgpack", "yaml", "toml", "ini")
+U1 = "6f1c4e4a9e8b4c0f8a3b2d1e0f9a8b7c"
+U2 = "0123456789abcdef0123456789abcdef"
+STORES: list[dict[str, dict[str, bytes]]] = [
+    {},
+    {U1: {}},
+    {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}},
+    {
+        U1: {"Key = [x]": b"  spaced  ", "#;:\"'": b"line one\nline two\r\n", "ж": "ж".encode()},
+        U2: {"empty": b"", "nul": b"\x00", "yes": b"yes", "num": b"1e3", "date": b"2026-11-27", "tab": b"\t\\"},
+    },
+]
+URLS = [
+    "notes.json",
+    "s.json",
+    "s.yaml?codec=yaml",
+    "file:s.toml",
+    f"file://{'/tmp'}/s.ini",
+    "file://localhost/tmp/x.cfg",
+    "s.db",
+    "sqlite:s.db",
+    "sqlite:///tmp/s.db",
+    "sqlite:////tmp/s.sqlite3",
+    "memory://",
+    "ftp://user:Pw7xQ@127.0.0.1:2121/dir/x.json",
+    "ftps://us%40er:p%40Pw7xQ@localhost/x.yaml?codec=yaml",
+    "ftp://127.0.0.1//abs/x.msgpack",
+    "postgresql://postgres:Pw7xQ@127.0.0.1:5432/db?table=notes",
+    "postgresql://u:Pw7xQ@[::1]:5432/db",
+    "redis://:Pw7xQ@127.0.0.1:6379/0?prefix=notes",
+    "redis://user:Pw7xQ@localhost:6379/15",
+]
+
+
+def _write(harness: str, data: bytes) -> None:
+    folder = CORPUS / harness
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / hashlib.sha1(data).hexdigest()).write_bytes(data)  # libFuzzer's naming
+
+
+def _sqlite_file(documents: dict[str, dict[str, bytes]]) -> bytes:
+    folder = tempfile.mkdtemp()
+    try:
+        path = os.path.join(folder, "s.db")
+        with sb.open(path) as store:
+            store.update(documents)
+        connection = sqlite3.connect(path)
+        connection.execute("PRAGMA journal_mode = DELETE")  # one file, no WAL beside it
+        connection.execute("VACUUM")
+        connection.close()
+        return Path(path).read_bytes()
+    finally:
+        shutil.rmtree(folder)
+
+
+def main() -> None:
+    shutil.rmtree(CORPUS, ignore_errors=True)
+    for kind, name in enumerate(CODECS):
+        codec = codec_by_name(name)
+        for documents in STORES:
+            data = codec.encode(documents)
+            _write(f"decode_{name}", data)
+            _write("open_file", bytes([kind]) + data)
+    _write("open_file", bytes([len(CODECS)]) + _sqlite_file(STORES[2]))
+    for url in URLS:
+        for flag in (0, 1):
+            _write("open_url", bytes([flag]) + url.encode())
+
+
+if __name__ == "__main__":
+    main()
