@@ -48,8 +48,11 @@ _SCHEMA: Final = (
 _READ_DOCUMENT: Final = (
     "SELECT e.key, e.value FROM documents AS d LEFT JOIN entries AS e ON e.uid = d.uid WHERE d.uid = ? ORDER BY e.rowid"
 )
+# Every pair in insertion order (rowid), then the documents without keys: one statement,
+# so one consistent snapshot, and no sort (a LEFT JOIN ordered by document costs twice as much).
 _READ_ALL: Final = (
-    "SELECT d.uid, e.key, e.value FROM documents AS d LEFT JOIN entries AS e ON e.uid = d.uid ORDER BY d.uid, e.rowid"
+    "SELECT uid, key, value FROM entries UNION ALL SELECT uid, NULL, NULL FROM documents AS d "
+    "WHERE NOT EXISTS (SELECT 1 FROM entries AS e WHERE e.uid = d.uid)"
 )
 _ANY_DOCUMENT: Final = "SELECT 1 FROM documents LIMIT 1"
 _UPSERT: Final = (
@@ -251,7 +254,7 @@ class SQLiteBackend(BufferedBackend):
             rows = self._conn.execute(_READ_DOCUMENT, (uid,)).fetchall()
         if not rows:
             return None
-        return self._checked(uid, [row for row in rows if row[0] is not None])
+        return self._checked(uid, dict(row for row in rows if row[0] is not None))
 
     def stored_items(self) -> list[tuple[str, DocumentData]]:
         """Every stored document in one query (one read transaction: a consistent snapshot)."""
@@ -259,20 +262,21 @@ class SQLiteBackend(BufferedBackend):
             return []
         with self._mapped("cannot read"), self._busy:
             rows = self._conn.execute(_READ_ALL).fetchall()
-        grouped: dict[str, list[tuple[Any, Any]]] = {}
+        documents: dict[str, DocumentData] = {}
         for uid, key, value in rows:
-            pairs = grouped.setdefault(uid, [])
+            document = documents.get(uid)
+            if document is None:
+                document = documents[uid] = {}
             if key is not None:
-                pairs.append((key, value))
-        uids = list(grouped)
+                document[key] = value
+        uids = list(documents)
         if uids and not _all_uids(uids):
             bad = next(uid for uid in uids if type(uid) is not str or not _UID.fullmatch(uid))
             raise self._foreign(f"the uid {str(bad)[:40]!r}")
-        return [(uid, self._checked(uid, pairs)) for uid, pairs in grouped.items()]
+        return [(uid, self._checked(uid, document)) for uid, document in documents.items()]
 
-    def _checked(self, uid: str, pairs: list[tuple[Any, Any]]) -> DocumentData:
+    def _checked(self, uid: str, document: DocumentData) -> DocumentData:
         """A document read back, if every key is a valid key and every value a BLOB (C-level checks first)."""
-        document: DocumentData = dict(pairs)
         if (
             set(map(type, document.values())) <= _BYTES
             and set(map(type, document)) <= _STR
@@ -280,7 +284,7 @@ class SQLiteBackend(BufferedBackend):
             and all(map(str.isprintable, document))
         ):
             return document
-        for key, value in pairs:
+        for key, value in document.items():
             if type(key) is not str or not key or not key.isprintable():
                 raise self._foreign(f"the key {str(key)[:40]!r} in document {uid}")
             if type(value) is not bytes:
