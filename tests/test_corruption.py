@@ -165,3 +165,25 @@ def test_a_corrupt_sqlite_file_is_refused_named_and_left_as_it_was(tmp_path: Pat
     path = tmp_path / "store.db"
     SQLITE_CASES[what](path)
     assert_refused_and_untouched(f"sqlite:///{path}", path, flag)
+
+
+@pytest.mark.parametrize(
+    "what", ["short-uid", "integer-uid", "upper-case-uid", "text-value", "not-utf8-key", "null-value"]
+)
+def test_a_bulk_copy_refuses_foreign_sqlite_rows(tmp_path: Path, what: str) -> None:
+    path = tmp_path / "store.db"
+    if what == "null-value":  # only possible if the NOT NULL column was redefined by someone else
+        _sqlite_store(path)
+        _foreign_rows(
+            path,
+            "PRAGMA writable_schema = ON",
+            "UPDATE sqlite_master SET sql = replace(sql, 'value BLOB NOT NULL', 'value BLOB') WHERE name = 'entries'",
+            "PRAGMA writable_schema = OFF",
+        )
+        _foreign_rows(path, f"UPDATE entries SET value = NULL WHERE uid = '{0:032x}' AND key = 'text'")
+    else:
+        SQLITE_CASES[what](path)
+    store = sb.open(f"sqlite:///{path}", flag="r")  # opening reads no rows: the copy finds them
+    with pytest.raises(sb.CorruptStoreError, match="store.db"):
+        store.copy()
+    store.close()

@@ -17,6 +17,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
@@ -59,6 +61,8 @@ _UPSERT: Final = (
     "INSERT INTO entries (uid, key, value) VALUES (?, ?, ?) ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value"
 )
 _BYTES: Final = frozenset({bytes})
+_BYTES_OR_NONE: Final = frozenset({bytes, type(None)})
+_FIRST, _SECOND, _THIRD, _PAIR = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(1, 2)
 _STR: Final = frozenset({str})
 _CORRUPT_CODES: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
 _LOCKED_CODES: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
@@ -262,18 +266,34 @@ class SQLiteBackend(BufferedBackend):
             return []
         with self._mapped("cannot read"), self._busy:
             rows = self._conn.execute(_READ_ALL).fetchall()
+        # Grouped and checked in C-level passes over all rows (rows of one document are
+        # mostly adjacent, as they were written); the per-row checks only run on damage.
         documents: dict[str, DocumentData] = {}
-        for uid, key, value in rows:
+        for uid, group in groupby(rows, _FIRST):
+            pairs = dict(map(_PAIR, group))
+            pairs.pop(None, None)  # the row of a document without keys
             document = documents.get(uid)
             if document is None:
-                document = documents[uid] = {}
-            if key is not None:
-                document[key] = value
+                documents[uid] = pairs
+            else:
+                document.update(pairs)
         uids = list(documents)
         if uids and not _all_uids(uids):
             bad = next(uid for uid in uids if type(uid) is not str or not _UID.fullmatch(uid))
             raise self._foreign(f"the uid {str(bad)[:40]!r}")
-        return [(uid, self._checked(uid, document)) for uid, document in documents.items()]
+        all_keys, values = list(map(_SECOND, rows)), list(map(_THIRD, rows))
+        keys = set(all_keys)
+        keys.discard(None)
+        if not (
+            set(map(type, values)) <= _BYTES_OR_NONE
+            and values.count(None) == all_keys.count(None)  # NULL values only in rows of keyless documents
+            and set(map(type, keys)) <= _STR
+            and "" not in keys
+            and all(map(str.isprintable, keys))
+        ):
+            for uid, document in documents.items():
+                self._checked(uid, document)
+        return list(documents.items())
 
     def _checked(self, uid: str, document: DocumentData) -> DocumentData:
         """A document read back, if every key is a valid key and every value a BLOB (C-level checks first)."""
