@@ -16,13 +16,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
 
 from subject import Documents, Subject, atomic_write
+from workload import bytes_value, json_value
 
 MARKER = {"format": "storagebackend", "version": 1}
 
@@ -108,17 +108,6 @@ class RawSQLite(Subject):
         self.conn.close()
 
 
-def _json_value(value: bytes) -> Any:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return {"base64": base64.b64encode(value).decode("ascii")}
-
-
-def _bytes_value(value: Any) -> bytes:
-    return value.encode("utf-8") if type(value) is str else base64.b64decode(value["base64"])
-
-
 class _RawFile(Subject):
     """A whole store in one file: load it all, keep it in a dict, write it all at each sync."""
 
@@ -164,13 +153,13 @@ class RawJSON(_RawFile):
     def encode(self, store: dict[str, dict[str, bytes]]) -> bytes:
         tree = {
             **MARKER,
-            "documents": {uid: {key: _json_value(value) for key, value in doc.items()} for uid, doc in store.items()},
+            "documents": {uid: {key: json_value(value) for key, value in doc.items()} for uid, doc in store.items()},
         }
         return json.dumps(tree, ensure_ascii=False).encode()
 
     def decode(self, data: bytes) -> dict[str, dict[str, bytes]]:
         tree = json.loads(data)
-        return {uid: {key: _bytes_value(value) for key, value in doc.items()} for uid, doc in tree["documents"].items()}
+        return {uid: {key: bytes_value(value) for key, value in doc.items()} for uid, doc in tree["documents"].items()}
 
 
 class RawMsgpack(_RawFile):

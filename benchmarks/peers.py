@@ -10,13 +10,13 @@ faster writes come from skipping the fsync that ours and the raw limits do.
 
 from __future__ import annotations
 
-import base64
 import dbm
 import shelve
 from pathlib import Path
 from typing import Any, ClassVar
 
 from subject import Documents, Reads, Subject
+from workload import bytes_value, json_value
 
 
 class SqliteDictPeer(Subject):
@@ -140,17 +140,6 @@ def shelve_module(folder: Path) -> str:
     return dbm.whichdb(str(folder / "store")) or "unknown"
 
 
-def _json_value(value: bytes) -> Any:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return {"base64": base64.b64encode(value).decode("ascii")}
-
-
-def _bytes_value(value: Any) -> bytes:
-    return value.encode("utf-8") if type(value) is str else base64.b64decode(value["base64"])
-
-
 class TinyDBPeer(Subject):
     """TinyDB with CachingMiddleware over JSONStorage; documents by doc_id, values as our JSON codec writes them."""
 
@@ -172,14 +161,14 @@ class TinyDBPeer(Subject):
 
         store = self._open(folder)
         store.insert_multiple(
-            Document({key: _json_value(value) for key, value in doc.items()}, doc_id=number)
+            Document({key: json_value(value) for key, value in doc.items()}, doc_id=number)
             for number, (_, doc) in enumerate(docs, 1)
         )
         store.close()
 
     def scan(self, folder: Path) -> int:
         store = self._open(folder, "r")
-        total = sum(len(_bytes_value(value)) for doc in store.all() for value in doc.values())
+        total = sum(len(bytes_value(value)) for doc in store.all() for value in doc.values())
         store.close()
         return total
 
@@ -193,10 +182,10 @@ class TinyDBPeer(Subject):
     def get(self, reads: list[Any]) -> None:
         get = self.store.get
         for number, key in reads:
-            _bytes_value(get(doc_id=number)[key])
+            bytes_value(get(doc_id=number)[key])
 
     def update(self, uid: Any, key: str, value: bytes) -> None:
-        self.store.update({key: _json_value(value)}, doc_ids=[self.numbers[uid]])
+        self.store.update({key: json_value(value)}, doc_ids=[self.numbers[uid]])
         self.store.storage.flush()
 
     def close(self) -> None:

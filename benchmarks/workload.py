@@ -9,9 +9,10 @@ the same random reads and the same updates in every process.
 
 from __future__ import annotations
 
+import base64
 import random
 import uuid
-from typing import Final
+from typing import Any, Final
 
 KEYS: Final = ("title", "body", "date", "tags", "blob")
 
@@ -116,3 +117,16 @@ def updates(uid_list: list[str], count: int, seed: int) -> list[tuple[str, str, 
         value = make_document(rng)[key]
         changes.append((rng.choice(uid_list), key, value))
     return changes
+
+
+def json_value(value: bytes) -> Any:
+    """A value as our JSON codec writes it: text as a string, other bytes as ``{"base64": ...}``."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(value).decode("ascii")}
+
+
+def bytes_value(value: Any) -> bytes:
+    """The inverse of :func:`json_value`."""
+    return value.encode("utf-8") if type(value) is str else base64.b64decode(value["base64"])
