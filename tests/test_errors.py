@@ -20,6 +20,9 @@ CLASSES = [
     (sb.ReadOnlyError, PermissionError),
     (sb.StorageClosedError, ValueError),
     (sb.BackendUnavailableError, ConnectionError),
+    (sb.AuthenticationError, PermissionError),
+    (sb.WrongKeyError, PermissionError),
+    (sb.ReplicaError, sb.StorageError),
 ]
 
 

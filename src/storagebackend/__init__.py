@@ -10,6 +10,7 @@ b'Hello'
 from storagebackend.backends.base import Backend
 from storagebackend.codecs.base import Codec
 from storagebackend.errors import (
+    AuthenticationError,
     BackendUnavailableError,
     ConflictError,
     CorruptStoreError,
@@ -18,11 +19,13 @@ from storagebackend.errors import (
     InvalidUIDError,
     InvalidValueError,
     ReadOnlyError,
+    ReplicaError,
     StorageClosedError,
     StorageError,
     StorageIOError,
     StorageLockedError,
     StoreNotFoundError,
+    WrongKeyError,
 )
 from storagebackend.opening import open, open_config
 from storagebackend.registry import register_backend, register_codec
@@ -33,6 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "UID",
+    "AuthenticationError",
     "Backend",
     "BackendUnavailableError",
     "Codec",
@@ -44,12 +48,14 @@ __all__ = [
     "InvalidUIDError",
     "InvalidValueError",
     "ReadOnlyError",
+    "ReplicaError",
     "Storage",
     "StorageClosedError",
     "StorageError",
     "StorageIOError",
     "StorageLockedError",
     "StoreNotFoundError",
+    "WrongKeyError",
     "__version__",
     "open",
     "open_config",

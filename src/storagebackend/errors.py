@@ -8,7 +8,10 @@ section 8 of the contract.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
+    "AuthenticationError",
     "BackendUnavailableError",
     "ConflictError",
     "CorruptStoreError",
@@ -20,11 +23,13 @@ __all__ = [
     "InvalidValueError",
     "InvalidValueTypeError",
     "ReadOnlyError",
+    "ReplicaError",
     "StorageClosedError",
     "StorageError",
     "StorageIOError",
     "StorageLockedError",
     "StoreNotFoundError",
+    "WrongKeyError",
 ]
 
 
@@ -94,3 +99,23 @@ class StorageClosedError(StorageError, ValueError):
 
 class BackendUnavailableError(StorageError, ConnectionError):
     """A server cannot be reached; the message names host and port, never the password."""
+
+
+class AuthenticationError(StorageError, PermissionError):
+    """A server refused the credentials (never a BackendUnavailableError, which means "cannot reach")."""
+
+
+class WrongKeyError(StorageError, PermissionError):
+    """An encrypted store was opened without its key or with a wrong one (or a plain store with a key)."""
+
+
+class ReplicaError(StorageError):
+    """The primary synced, but one or more replicas could not be brought up to date.
+
+    ``failures`` maps each failed replica (as its ``repr``, never with a password)
+    to the error it raised; the next sync tries those replicas again.
+    """
+
+    def __init__(self, message: str, failures: Mapping[str, BaseException] | None = None) -> None:
+        super().__init__(message)
+        self.failures: dict[str, BaseException] = dict(failures or {})
