@@ -37,7 +37,7 @@ from typing import BinaryIO, Final
 from storagebackend.errors import StorageIOError, StorageLockedError
 from storagebackend.transports.base import Transport
 
-__all__ = ["LOCK_SUFFIX", "LocalTransport", "store_file_exists"]
+__all__ = ["LOCK_SUFFIX", "LocalTransport", "check_folder", "store_file_exists"]
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +59,26 @@ def store_file_exists(path: str) -> bool:
     """Whether a store file exists at ``path`` (a regular file, or a symlink to one).
 
     Never opens the path, so a FIFO cannot block. Raises StorageIOError naming
-    what is there when it is a folder, FIFO, device or socket, and when its
-    folder is missing or cannot be looked at. One rule for every local store
-    (file stores and SQLite): only a regular file is a store file (API.md 7).
+    what is there when it is a folder, FIFO, device or socket, or when the path
+    cannot be looked at. One rule for every local store (file stores and
+    SQLite): only a regular file is a store file (API.md 7).
     """
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise StorageIOError(f"{path}: the folder {folder} does not exist") from None
         return False
     except OSError as exc:
         raise StorageIOError(f"{path}: cannot look at the file: {_reason(exc)}") from exc
     if stat.S_ISREG(mode):
         return True
     raise StorageIOError(f"{path}: not a store file but {_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}")
+
+
+def check_folder(path: str) -> None:
+    """Raise StorageIOError naming the folder when a new store file cannot be created because it is missing."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StorageIOError(f"{path}: cannot create the store: the folder {folder} does not exist")
 
 
 _KINDS: Final = {
