@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from storagebackend.backends.base import check_flag
+from storagebackend.backends.base import Backend, check_flag
 from storagebackend.options import check_option, check_options
 from storagebackend.registry import SQLITE_EXTENSIONS, backend_class, known_schemes
 from storagebackend.storage import Storage
 from storagebackend.urls import local_url, split_scheme
 
-__all__ = ["open", "open_config", "options_of"]
+__all__ = ["backend_class_for", "open", "open_config"]
 
 #: Options every backend accepts (ignored where they mean nothing).
 COMMON_OPTIONS: Final = frozenset({"flag", "max_key_length", "max_value_size", "lock_timeout"})
@@ -50,9 +50,9 @@ def open(url: str | os.PathLike[str], flag: str = "c", **options: Any) -> Storag
     return _open(url, flag, options, caller="open", from_text=False)
 
 
-def options_of(url: str | os.PathLike[str]) -> frozenset[str]:
-    """The options that opening ``url`` accepts besides ``flag``; ValueError for an unknown scheme."""
-    return (COMMON_OPTIONS | backend_class(_scheme_of(url)).options) - {"flag"}
+def backend_class_for(url: str | os.PathLike[str]) -> type[Backend]:
+    """The Backend class that opens ``url`` (its options, its flags); ValueError for an unknown scheme."""
+    return backend_class(_scheme_of(url))
 
 
 def _open(
