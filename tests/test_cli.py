@@ -49,13 +49,28 @@ def test_help_lists_every_command_and_the_exit_codes(tmp_path: Path) -> None:
         assert f"\n  {int(code):<3}  " in text
 
 
-def test_demo_prints_the_store_it_wrote(tmp_path: Path) -> None:
+def test_demo_prints_the_store_it_wrote_as_show_does(tmp_path: Path) -> None:
     result = run("demo", str(tmp_path), cwd=tmp_path, script=True)
     assert result.returncode == 0, result.stderr
     text = result.stdout.decode()
     assert f"wrote 2 documents to {tmp_path / 'notes.json'}" in text
-    assert "title = b'Hello'" in text
+    assert "\n  title = Hello\n" in text
+    assert "\n  blob = <binary, 4 bytes: de ad be ef>\n" in text
+    assert "b'" not in text  # no Python reprs
     assert (tmp_path / "notes.json").read_text(encoding="utf-8") in text
+    shown = run("show", "notes.json", cwd=tmp_path).stdout.decode()
+    for line in shown.splitlines():
+        assert line in text.splitlines()  # the same lines as show prints
+
+
+def test_demo_without_a_folder_leaves_nothing_behind(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result = run("demo", cwd=tmp_path, env={"TMPDIR": str(temporary)})
+    assert result.returncode == 0, result.stderr
+    assert f"wrote 2 documents to {temporary}" in result.stdout.decode()
+    assert list(temporary.iterdir()) == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["tmp"]
 
 
 def test_ls_lists_uids_and_key_counts(folder: Path) -> None:
@@ -136,7 +151,7 @@ def test_rm_removes_a_key_or_a_document_and_exits_1_when_missing(folder: Path) -
         (["ls", "foo:bar"], ExitCode.USAGE, "unknown URL scheme 'foo'; known schemes: "),
         (["ls", "notes.txt"], ExitCode.USAGE, "cannot tell the format of 'notes.txt'"),
         (["ls", "notes.json", "--codec", "nope"], ExitCode.USAGE, "unknown codec 'nope'"),
-        (["ls", "sqlite:x.db", "--codec", "json"], ExitCode.USAGE, "unknown option 'codec'"),
+        (["ls", "sqlite:x.db", "--codec", "json"], ExitCode.USAGE, "--codec does not apply to a 'sqlite' store"),
         (["show", "notes.json", "xyz"], ExitCode.USAGE, "invalid uid 'xyz'"),
         (["get", "notes.json", MISSING, "title"], ExitCode.NO, f"no document {MISSING} in notes.json"),
         (["get", "notes.json", TEXT, "nokey"], ExitCode.NO, f"no key 'nokey' in document {TEXT}"),
@@ -163,7 +178,12 @@ def test_errors_are_one_line_with_their_exit_code(folder: Path, args: list[str],
     [
         ([], "the following arguments are required: COMMAND"),
         (["put", "notes.json", TEXT, "k", "--value", "a", "--file", "b"], "not allowed with argument"),
-        (["ls", "notes.json", "--lock-timeout", "soon"], "'soon' is not a number of seconds"),
+        (["ls", "notes.json", "--lock-timeout", "soon"], "--lock-timeout: must be a number of seconds >= 0"),
+        (["ls", "notes.json", "--lock-timeout", "nan"], "got the text 'nan'"),
+        (["ls", "notes.json", "--lock-timeout", "-1"], "got the text '-1'"),
+        (["ls", "notes.json", "--max-key-length", "2.5"], "--max-key-length: must be a whole number >= 1"),
+        (["ls", "notes.json", "--max-value-size", "0"], "--max-value-size: must be a whole number >= 1"),
+        (["copy", "a.json", "b.json", "--force"], "--force goes with --replace"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -241,3 +261,84 @@ def test_put_without_a_value_on_a_terminal_asks_for_one_instead_of_waiting(folde
         os.close(main)
     assert result.returncode == ExitCode.USAGE
     assert "no value: give --value TEXT or --file PATH, or pipe the value on stdin" in error_line(result)
+
+
+def test_messages_name_command_line_options_not_python_arguments(folder: Path) -> None:
+    result = run("ls", "notes.txt", cwd=folder)
+    assert result.returncode == ExitCode.USAGE
+    line = error_line(result)
+    assert "--codec NAME / ?codec=NAME" in line
+    assert " codec=NAME" not in line
+    (folder / "empty.json").write_bytes(b"")
+    result = run("ls", "empty.json", cwd=folder)
+    assert result.returncode == ExitCode.STORE
+    line = error_line(result)
+    assert "flag 'n'" not in line
+    assert "overwrite it with 'storagebackend copy --replace --force SRC DST'" in line
+
+
+def test_a_store_that_is_not_utf8_text_is_not_an_ini_store(tmp_path: Path) -> None:
+    (tmp_path / "bad.ini").write_bytes(b"[storagebackend]\nformat = \xff\n")
+    result = run("ls", "bad.ini", cwd=tmp_path)
+    assert result.returncode == ExitCode.STORE
+    assert "bad.ini: not an INI store" in error_line(result)
+    result = run("check", "bad.ini", cwd=tmp_path)
+    assert result.returncode == ExitCode.NO
+    assert "not an INI store" in result.stdout.decode()
+    assert "not a INI" not in result.stdout.decode()
+
+
+def _terminal_output(main: int) -> bytes:
+    """Everything written to the terminal whose other end is ``main`` so far."""
+    import select
+
+    data = b""
+    while select.select([main], [], [], 0.2)[0]:
+        chunk = os.read(main, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_get_sends_only_plain_text_to_a_terminal_unless_raw(folder: Path) -> None:
+    """A stored escape sequence would clear the screen and retitle the window: refused, as curl refuses."""
+    hostile = b"\x1b[2J\x1b]0;title\x07"
+    with sb.open(folder / "notes.json") as store:
+        store[TEXT]["hostile"] = hostile
+        store[TEXT]["lines"] = b"one\ttwo\nthree"
+    main, terminal = pty.openpty()
+    try:
+        refused = run("get", "notes.json", TEXT, "hostile", cwd=folder, stdout=terminal)
+        after_refusal = _terminal_output(main)
+        binary = run("get", "notes.json", BINARY, "blob", cwd=folder, stdout=terminal)
+        after_binary = _terminal_output(main)
+        text = run("get", "notes.json", TEXT, "lines", cwd=folder, stdout=terminal)
+        after_text = _terminal_output(main)
+        raw = run("get", "--raw", "notes.json", TEXT, "hostile", cwd=folder, stdout=terminal)
+        after_raw = _terminal_output(main)
+    finally:
+        os.close(terminal)
+        os.close(main)
+    for result in (refused, binary):
+        assert result.returncode == ExitCode.USAGE
+        message = result.stderr.decode()
+        assert "binary output can mess up your terminal" in message
+        assert "--output FILE" in message and "--raw" in message
+    assert (after_refusal, after_binary) == (b"", b"")
+    assert text.returncode == 0
+    assert after_text == b"one\ttwo\r\nthree"  # the terminal turns \n into \r\n
+    assert raw.returncode == 0
+    assert after_raw == hostile
+    piped = run("get", "notes.json", TEXT, "hostile", cwd=folder)
+    assert (piped.returncode, piped.stdout) == (0, hostile)  # a pipe gets the exact bytes
+
+
+def test_a_refused_login_exits_6_without_showing_the_password(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    pytest.importorskip("pyftpdlib")
+    server = request.getfixturevalue("ftp_server")
+    result = run("ls", server.url("x.json", password="wr0ng-s3cret"), cwd=tmp_path)
+    assert result.returncode == ExitCode.CREDENTIALS
+    line = error_line(result)
+    assert "refused the login" in line
+    assert "s3cret" not in result.stderr.decode()

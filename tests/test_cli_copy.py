@@ -116,6 +116,65 @@ def test_copy_onto_itself_is_refused(tmp_path: Path) -> None:
     assert "SRC and DST are the same store" in error_line(result)
 
 
+def test_copy_codec_applies_to_each_side_that_is_a_file_store(tmp_path: Path) -> None:
+    write(tmp_path / "notes.json", DOCUMENTS)
+    (tmp_path / "notes.json").rename(tmp_path / "notes.data")  # an extension that names no codec
+    result = run("copy", "--codec", "json", "notes.data", "sqlite:copy.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert read(tmp_path / "copy.db") == DOCUMENTS
+    result = run("copy", "copy.db", "out.data", "--codec", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert read(f"{tmp_path}/out.data?codec=json") == DOCUMENTS
+    result = run("copy", "--codec", "json", "notes.data", "again.data", cwd=tmp_path)  # both sides
+    assert result.returncode == 0, result.stderr
+    assert read(f"{tmp_path}/again.data?codec=json") == DOCUMENTS
+    result = run("copy", "--codec", "yaml", "--src-codec", "json", "notes.data", "mixed.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run("copy", "--codec", "json", "copy.db", "sqlite:other.db", cwd=tmp_path)
+    assert result.returncode == ExitCode.USAGE
+    assert "--codec: neither SRC nor DST is a file store" in error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [("dst.json", b""), ("dst.json", b"garbage that is no store" * 20), ("dst.db", b"garbage that is no store" * 20)],
+)  # (a zero-byte SQLite file is an empty database, as in SQLite itself)
+def test_copy_replace_force_overwrites_a_destination_that_cannot_be_read(
+    tmp_path: Path, name: str, damage: bytes
+) -> None:
+    write(tmp_path / "src.json", DOCUMENTS)
+    (tmp_path / name).write_bytes(damage)
+    for extra in ([], ["--merge"], ["--replace"]):
+        result = run("copy", *extra, "src.json", name, cwd=tmp_path)
+        assert result.returncode == ExitCode.STORE, result.stderr
+        assert "pass --replace --force" in error_line(result)
+        assert (tmp_path / name).read_bytes() == damage
+    result = run("copy", "--replace", "--force", "src.json", name, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert read(tmp_path / name) == DOCUMENTS
+    result = run("copy", "--replace", "--force", "memory://", name, cwd=tmp_path)  # memory://: an empty SRC
+    assert result.returncode == 0, result.stderr
+    assert read(tmp_path / name) == {}
+
+
+def test_copy_replace_force_leaves_a_destination_alone_when_the_source_cannot_be_copied(tmp_path: Path) -> None:
+    write(tmp_path / "src.json", {FIRST: {"k" * 40: b"v"}}, max_key_length=40)
+    (tmp_path / "dst.json").write_bytes(b"")
+    result = run("copy", "--replace", "--force", "src.json", "dst.json", cwd=tmp_path)
+    assert result.returncode == ExitCode.STORE
+    assert "nothing was copied and DST was left as it was" in error_line(result)
+    assert (tmp_path / "dst.json").read_bytes() == b""
+
+
+def test_copy_replace_onto_a_healthy_destination_needs_no_force(tmp_path: Path) -> None:
+    write(tmp_path / "src.json", DOCUMENTS)
+    write(tmp_path / "dst.db", {"ffffffffffffffffffffffffffffffff": {"old": b"1"}})
+    for extra in (["--replace"], ["--replace", "--force"]):
+        result = run("copy", *extra, "src.json", "dst.db", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert read(tmp_path / "dst.db") == DOCUMENTS
+
+
 def test_check_counts_a_valid_store(tmp_path: Path) -> None:
     write(tmp_path / "notes.db", DOCUMENTS)
     result = run("check", "notes.db", cwd=tmp_path, script=True)
@@ -131,7 +190,7 @@ def test_check_reports_every_value_and_key_beyond_the_limits(tmp_path: Path) -> 
     assert result.stdout.decode().splitlines() == [
         f"problem: document {FIRST}: invalid key '{'k' * 33}': 33 characters, at most 32 allowed",
         f"problem: document {FIRST}, key big: invalid value: 10 bytes, at most 8 allowed",
-        "big.json: 1 document, 2 keys, 1 byte of values; 2 problems",
+        "big.json: 1 document, 2 keys, 11 bytes of values; 2 problems",  # the value over the limit counts too
     ]
     assert run("check", "big.json", "--max-key-length", "33", cwd=tmp_path).returncode == 0
 
@@ -190,6 +249,8 @@ def test_show_key_quotes_anything_but_a_plain_word() -> None:
         (sb.StorageLockedError("x"), ExitCode.BUSY),
         (sb.ConflictError("x"), ExitCode.BUSY),
         (sb.BackendUnavailableError("x"), ExitCode.UNAVAILABLE),
+        (sb.AuthenticationError("x"), ExitCode.CREDENTIALS),
+        (sb.WrongKeyError("x"), ExitCode.CREDENTIALS),
         (CommandError("x", ExitCode.USAGE), ExitCode.USAGE),
         (KeyboardInterrupt(), ExitCode.INTERRUPTED),
         (ValueError("a bug"), ExitCode.INTERNAL),

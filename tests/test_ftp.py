@@ -7,8 +7,10 @@ never show.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import ssl
+import traceback
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -117,11 +119,28 @@ def test_an_unencoded_password_never_shows(password: str) -> None:
 
 def test_bad_options() -> None:
     with pytest.raises(ValueError, match="timeout"):
-        sb.open("ftp://example.com/x.json", timeout=0)
+        sb.open("ftp://example.com/x.json", timeout=-1)
     with pytest.raises(ValueError, match="ssl_context is only for ftps"):
         sb.open("ftp://example.com/x.json", ssl_context=ssl.create_default_context())
     with pytest.raises(TypeError, match="'colour'"):
         sb.open("ftp://example.com/x.json", colour="red")
+
+
+def test_timeout_inf_waits_forever_and_0_does_not_wait() -> None:
+    """A socket timeout of 0 would make the socket non-blocking, so 0 becomes a tiny wait."""
+    assert FTPTransport.from_url("ftp://example.com/x.json", timeout=math.inf).socket_timeout is None
+    tiny = FTPTransport.from_url("ftp://example.com/x.json", timeout=0).socket_timeout
+    assert tiny is not None and 0 < tiny <= 0.01
+    assert FTPTransport.from_url("ftp://example.com/x.json", timeout=2.5).socket_timeout == 2.5
+
+
+def test_timeout_inf_opens_a_connection_without_a_socket_timeout(ftp_server: FTPServer, folder: str) -> None:
+    with sb.open(ftp_server.url(f"{folder}/forever.json"), timeout=math.inf) as store:
+        store.create({"k": b"v"})
+        connection = store.backend.transport._ftp  # type: ignore[attr-defined]
+        assert connection.sock.gettimeout() is None
+    with sb.open_config({"url": ftp_server.url(f"{folder}/forever.json"), "timeout": "inf", "flag": "r"}) as store:
+        assert len(store) == 1
 
 
 def test_open_config_builds_the_url(ftp_server: FTPServer, folder: str) -> None:
@@ -343,17 +362,43 @@ def test_an_unreachable_server(own_ftp_server: FTPServer, caplog: pytest.LogCapt
         assert "p%40ss" not in text
 
 
-def test_a_refused_login_never_shows_the_password(ftp_server: FTPServer, caplog: pytest.LogCaptureFixture) -> None:
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it links to, through both ``__cause__`` and ``__context__``."""
+    found: list[BaseException] = []
+    waiting = [exc]
+    while waiting:
+        each = waiting.pop()
+        if each is not None and all(each is not seen for seen in found):
+            found.append(each)
+            waiting += [each.__cause__, each.__context__]  # type: ignore[list-item]
+    return found
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["ftp", "ftps"])
+def test_a_refused_login_is_an_authentication_error_that_never_shows_the_password(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture, secure: bool
+) -> None:
+    server: FTPServer = request.getfixturevalue("ftps_server" if secure else "ftp_server")
+    options = {"ssl_context": request.getfixturevalue("tls_context")} if secure else {}
     wrong = "wr0ng:p@ss/%ж"
-    url = ftp_server.url("x.json", password=wrong)
-    with caplog.at_level(logging.DEBUG), pytest.raises(sb.BackendUnavailableError) as caught:
-        sb.open(url)
+    url = server.url("x.json", password=wrong)
+    with caplog.at_level(logging.DEBUG), pytest.raises(sb.AuthenticationError) as caught:
+        sb.open(url, **options)
+    assert isinstance(caught.value, PermissionError)
+    assert not isinstance(caught.value, ConnectionError)  # "credentials refused", not "cannot reach"
     assert "refused the login of user 'sb user'" in str(caught.value)
-    assert f"127.0.0.1:{ftp_server.port}" in str(caught.value)
-    shown = [str(caught.value), repr(caught.value), str(caught.value.__cause__), caplog.text]
+    assert f"127.0.0.1:{server.port}" in str(caught.value)
+    chain = _chain(caught.value)
+    assert len(chain) == 2  # the error and the server's reply as its cause
+    shown = [caplog.text, "".join(traceback.format_exception(caught.value))]
+    for exc in chain:
+        shown += [str(exc), repr(exc), repr(exc.args)]
     for secret in (wrong, FTP_PASSWORD, "wr0ng", "p%40ss"):
         for text in shown:
             assert secret not in text
+
+
+def test_an_open_store_never_shows_the_password(ftp_server: FTPServer) -> None:
     with sb.open(ftp_server.url("ok.json")) as store:
         for text in (repr(store), str(store), repr(store.backend.transport), store.backend.describe()):  # type: ignore[attr-defined]
             assert FTP_PASSWORD not in text

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
+import ssl
+import threading
 from pathlib import Path
 
 import pytest
@@ -76,6 +79,120 @@ def test_common_options_accepted_everywhere(tmp_path: Path) -> None:
     for url in ("memory://", f"sqlite:///{tmp_path}/x.db"):
         with sb.open(url, max_key_length=40, max_value_size=10, lock_timeout=1.0) as store:
             store.create({"k" * 40: b"0123456789"})
+
+
+# -- option values (API.md section 2): checked at open, each error naming the option ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"lock_timeout": math.nan}, ValueError),
+        ({"lock_timeout": -1}, ValueError),
+        ({"lock_timeout": -math.inf}, ValueError),
+        ({"lock_timeout": True}, TypeError),
+        ({"lock_timeout": "3"}, TypeError),
+        ({"lock_timeout": "x"}, TypeError),
+        ({"lock_timeout": None}, TypeError),
+        ({"max_key_length": 0}, ValueError),
+        ({"max_key_length": True}, TypeError),
+        ({"max_key_length": "64"}, TypeError),
+        ({"max_value_size": 2.0}, TypeError),
+        ({"max_value_size": -5}, ValueError),
+    ],
+)
+def test_option_values_are_checked_at_open_naming_the_option(
+    tmp_path: Path, options: dict[str, object], error: type[Exception]
+) -> None:
+    for url in (tmp_path / "x.json", f"sqlite:{tmp_path}/x.db", "memory://"):
+        with pytest.raises(error) as caught:
+            sb.open(url, **options)
+        assert type(caught.value) is error  # a wrong type is not also a ValueError, nor the reverse
+        assert f"{next(iter(options))} must be" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # checked before anything was created
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"timeout": math.nan}, ValueError),
+        ({"timeout": -0.5}, ValueError),
+        ({"timeout": "30"}, TypeError),
+        ({"timeout": False}, TypeError),
+        ({"ssl_context": "yes"}, TypeError),
+        ({"ssl_context": ssl.SSLSocket}, TypeError),
+    ],
+)
+def test_server_option_values_are_checked_before_connecting(options: dict[str, object], error: type[Exception]) -> None:
+    # Port 1: nothing listens there, so only a check at open can raise the option's error.
+    with pytest.raises(error) as caught:
+        sb.open("ftps://user:pw@127.0.0.1:1/x.json", **options)
+    assert type(caught.value) is error
+    assert f"{next(iter(options))} must be" in str(caught.value)
+
+
+def test_open_config_takes_numbers_as_numbers_or_decimal_strings(tmp_path: Path) -> None:
+    url = str(tmp_path / "x.json")
+    settings = {"url": url, "lock_timeout": "2.5", "max_key_length": "64", "max_value_size": " 10 "}
+    with sb.open_config(settings) as store:
+        assert (store.limits.max_key_length, store.limits.max_value_size) == (64, 10)
+        store.create({"k" * 64: b"0123456789"})
+    with sb.open_config({"url": url, "lock_timeout": 2, "max_key_length": 64, "max_value_size": 10}) as store:
+        assert (store.limits.max_key_length, store.limits.max_value_size) == (64, 10)
+    with sb.open_config({"url": url, "lock_timeout": "inf", "flag": "r"}) as store:
+        assert len(store) == 1
+    with pytest.raises(TypeError, match="max_key_length"):
+        sb.open(url, max_key_length="64")  # only open_config reads text
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("lock_timeout", "x"),
+        ("lock_timeout", "nan"),
+        ("lock_timeout", "-1"),
+        ("lock_timeout", ""),
+        ("max_key_length", "64.0"),
+        ("max_key_length", "0"),
+        ("max_value_size", "1e3"),
+        ("max_value_size", "0x10"),
+    ],
+)
+def test_open_config_refuses_a_string_that_is_no_such_number(tmp_path: Path, name: str, text: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name} must be .*{text!r}") as caught:
+        sb.open_config({"url": str(tmp_path / "x.json"), name: text})
+    assert type(caught.value) is ValueError
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_open_config_refuses_a_port_that_is_no_port() -> None:
+    for port, error in (("abc", ValueError), ("70000", ValueError), (True, TypeError), ("0", ValueError)):
+        with pytest.raises(error, match="^port must be"):
+            sb.open_config({"backend": "ftp", "host": "127.0.0.1", "port": port, "path": "x.json"})
+
+
+def test_lock_timeout_0_tries_once_and_inf_waits_until_the_lock_is_free(tmp_path: Path) -> None:
+    path = tmp_path / "locked.json"
+    outcome: list[object] = []
+
+    def wait_forever() -> None:
+        try:
+            with sb.open(path, lock_timeout=math.inf) as store:
+                outcome.append(len(store))
+        except Exception as exc:  # the main thread reports it
+            outcome.append(exc)
+
+    with sb.open(path) as holder:
+        holder.create()
+        holder.sync()
+        with pytest.raises(sb.StorageLockedError, match="after 0 s"):
+            sb.open(path, lock_timeout=0)
+        waiter = threading.Thread(target=wait_forever)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and outcome == []  # still waiting: inf never gives up
+    waiter.join(60)
+    assert outcome == [1]
 
 
 @pytest.mark.parametrize("flag", ["w", "r"])

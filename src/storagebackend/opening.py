@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from storagebackend.backends.base import check_flag
+from storagebackend.backends.base import Backend, check_flag
+from storagebackend.options import check_option, check_options
 from storagebackend.registry import SQLITE_EXTENSIONS, backend_class, known_schemes
 from storagebackend.storage import Storage
 from storagebackend.urls import local_url, split_scheme
 
-__all__ = ["open", "open_config"]
+__all__ = ["backend_class_for", "open", "open_config"]
 
 #: Options every backend accepts (ignored where they mean nothing).
 COMMON_OPTIONS: Final = frozenset({"flag", "max_key_length", "max_value_size", "lock_timeout"})
@@ -42,10 +43,22 @@ def open(url: str | os.PathLike[str], flag: str = "c", **options: Any) -> Storag
     ``flag``: ``"c"`` create if missing (default), ``"w"`` must exist, ``"r"``
     read-only, ``"n"`` always start empty. Options: ``max_key_length``,
     ``max_value_size``, ``lock_timeout`` and the backend's own (``codec``,
-    ``timeout``, ...). Raises ValueError for a bad URL or flag, TypeError for
-    an unknown option, StoreNotFoundError, CorruptStoreError,
-    StorageLockedError, BackendUnavailableError.
+    ``timeout``, ...). Raises ValueError for a bad URL, flag or option value,
+    TypeError for an unknown option or one of the wrong type, StoreNotFoundError,
+    CorruptStoreError, StorageLockedError, AuthenticationError, BackendUnavailableError.
     """
+    return _open(url, flag, options, caller="open", from_text=False)
+
+
+def backend_class_for(url: str | os.PathLike[str]) -> type[Backend]:
+    """The Backend class that opens ``url`` (its options, its flags); ValueError for an unknown scheme."""
+    return backend_class(_scheme_of(url))
+
+
+def _open(
+    url: str | os.PathLike[str], flag: object, options: dict[str, Any], *, caller: str, from_text: bool
+) -> Storage:
+    """``open`` and ``open_config``: options checked (numbers from text too if ``from_text``), then opened."""
     flag = check_flag(flag)
     scheme = _scheme_of(url)
     cls = backend_class(scheme)
@@ -53,8 +66,10 @@ def open(url: str | os.PathLike[str], flag: str = "c", **options: Any) -> Storag
     if unknown:
         allowed = sorted((COMMON_OPTIONS | cls.options) - {"flag"})
         raise TypeError(
-            f"open() got an unknown option {unknown[0]!r} for a {scheme!r} store; known options: {', '.join(allowed)}"
+            f"{caller}() got an unknown option {unknown[0]!r} for a {scheme!r} store; "
+            f"known options: {', '.join(allowed)}"
         )
+    options = check_options(options, from_text=from_text)
     limits = {name: options.pop(name) for name in _LIMIT_OPTIONS if name in options}
     target = os.fspath(url) if isinstance(url, os.PathLike) else url
     backend = cls.from_url(target, flag=flag, **options)
@@ -71,7 +86,9 @@ def open_config(settings: Mapping[str, Any]) -> Storage:
     Either ``{"url": "...", **options}`` or ``{"backend": SCHEME, "path": ...}``
     (file-like backends) or ``{"backend": SCHEME, "host": ..., "port": ...,
     "user": ..., "password": ..., "path": ...}`` (servers), plus any option of
-    :func:`open`. An unknown key is a TypeError naming it.
+    :func:`open`; numbers may also be decimal strings (``"2.5"``, ``"64"``), as config
+    files and the environment give them. An unknown key, or a value of the wrong
+    type, is a TypeError naming it; a wrong value a ValueError naming it.
     """
     if not isinstance(settings, Mapping):
         raise TypeError(f"open_config() needs a mapping, got {type(settings).__name__}")
@@ -88,7 +105,8 @@ def open_config(settings: Mapping[str, Any]) -> Storage:
         stray = [part for part in _URL_PARTS if part in options]
         if stray:
             raise TypeError(f"open_config(): {stray[0]!r} cannot be combined with 'url'")
-    return open(url, **options)
+    flag = options.pop("flag", "c")
+    return _open(url, flag, options, caller="open_config", from_text=True)
 
 
 def _url_from_parts(scheme: str, parts: dict[str, Any]) -> str:
@@ -111,7 +129,7 @@ def _url_from_parts(scheme: str, parts: dict[str, Any]) -> str:
         if parts.get("password") is not None:
             auth += ":" + _quoted(parts, "password", "")
         auth += "@"
-    port = f":{int(parts['port'])}" if parts.get("port") is not None else ""
+    port = f":{check_option('port', parts['port'], from_text=True)}" if parts.get("port") is not None else ""
     path = _quoted({"path": str(parts.get("path", "")).lstrip("/")}, "path", "/")
     return f"{scheme}://{auth}{parts['host']}{port}/{path}"
 

@@ -20,6 +20,8 @@ from storagebackend import __version__
 from storagebackend.cli import documents, transfer
 from storagebackend.cli.demo import demo
 from storagebackend.cli.exits import EXIT_CODES_HELP, ExitCode, exit_code_for
+from storagebackend.cli.messages import for_cli
+from storagebackend.options import OPTION_KINDS
 
 __all__ = ["main", "parser"]
 
@@ -32,24 +34,17 @@ memory:// or a plugin's scheme. A UID is 32 hex digits; keys are short
 strings; values are bytes."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return number
+def _option(name: str) -> Callable[[str], object]:
+    """The argparse type of option ``name``: its text read and checked by the library's one option check."""
+    kind = OPTION_KINDS[name]
 
+    def read(text: str) -> object:
+        try:
+            return kind.check(text, from_text=True)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not seconds >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more seconds")
-    return seconds
+    return read
 
 
 def _store_options(codec: bool) -> argparse.ArgumentParser:
@@ -59,10 +54,15 @@ def _store_options(codec: bool) -> argparse.ArgumentParser:
     if codec:
         group.add_argument("--codec", metavar="NAME", help="file format, instead of the one the extension names")
     group.add_argument(
-        "--lock-timeout", type=_seconds, metavar="SECONDS", help="wait this long for another process's lock (5)"
+        "--lock-timeout",
+        type=_option("lock_timeout"),
+        metavar="SECONDS",
+        help="wait this long for another process's lock (5; inf: wait forever)",
     )
-    group.add_argument("--max-key-length", type=_positive_int, metavar="N", help="longest key allowed (32)")
-    group.add_argument("--max-value-size", type=_positive_int, metavar="BYTES", help="largest value allowed (65536)")
+    group.add_argument("--max-key-length", type=_option("max_key_length"), metavar="N", help="longest key allowed (32)")
+    group.add_argument(
+        "--max-value-size", type=_option("max_value_size"), metavar="BYTES", help="largest value allowed (65536)"
+    )
     return common
 
 
@@ -105,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
     get.add_argument("uid", metavar="UID")
     get.add_argument("key", metavar="KEY")
     get.add_argument("-o", "--output", metavar="FILE", help="write the value to FILE instead of stdout")
+    get.add_argument(
+        "--raw",
+        action="store_true",
+        help="write a value that is not plain text to a terminal anyway (refused without it: it can mess up the "
+        "terminal; 'show' prints it escaped)",
+    )
 
     put = command(
         "put", documents.put, "set one value, from --value, --file or stdin (UID 'new': a new document)", one_store
@@ -133,7 +139,13 @@ def parser() -> argparse.ArgumentParser:
     mode = copy.add_mutually_exclusive_group()
     mode.add_argument("--merge", action="store_true", help="DST may hold documents: same uid replaced, others kept")
     mode.add_argument("--replace", action="store_true", help="DST may hold documents: it becomes an exact copy")
+    copy.add_argument(
+        "--force",
+        action="store_true",
+        help="with --replace: overwrite a DST that cannot be read (corrupt, or not a store); what it holds is lost",
+    )
     copy.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no count at the end")
+    copy.add_argument("--codec", metavar="NAME", help="file format of SRC and DST (each that is a file store)")
     copy.add_argument("--src-codec", metavar="NAME", help="file format of SRC, instead of its extension's")
     copy.add_argument("--dst-codec", metavar="NAME", help="file format of DST, instead of its extension's")
 
@@ -141,7 +153,12 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("url", metavar="URL")
 
     demo_parser = command("demo", demo, "write a small store, reopen it and print it", [])
-    demo_parser.add_argument("folder", metavar="FOLDER", nargs="?", help="where to write notes.json (a new temp dir)")
+    demo_parser.add_argument(
+        "folder",
+        metavar="FOLDER",
+        nargs="?",
+        help="where to write notes.json, kept afterwards (without FOLDER: a temporary folder, removed at the end)",
+    )
     return root
 
 
@@ -155,7 +172,7 @@ def _report(exc: BaseException, debug: bool) -> int:
     elif code is ExitCode.INTERNAL:
         message = f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
     else:
-        message = f"error: {exc}"
+        message = f"error: {for_cli(str(exc))}"
     print(f"{PROG}: {message}", file=sys.stderr)
     return code
 

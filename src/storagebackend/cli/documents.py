@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 from storagebackend.cli.exits import CommandError, ExitCode
-from storagebackend.cli.output import plural, show_key, show_value
+from storagebackend.cli.output import is_plain_text, plural, show_key, show_value
 from storagebackend.cli.stores import opened, store_options
 from storagebackend.errors import DocumentNotFoundError
 from storagebackend.storage import Storage
 from storagebackend.uid import UID
 
-__all__ = ["get", "ls", "put", "rm", "show"]
+__all__ = ["get", "ls", "print_document", "put", "rm", "show"]
 
 
 def ls(args: argparse.Namespace) -> int:
@@ -29,7 +29,8 @@ def ls(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _print_document(store: Storage, uid: UID) -> None:
+def print_document(store: Storage, uid: UID) -> None:
+    """Print a document's uid and key count, then each key and value as :func:`show_value` shows it."""
     document = store.get_document(uid)
     print(f"{uid}  {plural(len(document), 'key')}")
     for key, value in document.items():
@@ -41,7 +42,7 @@ def show(args: argparse.Namespace) -> int:
     uid = UID(args.uid) if args.uid is not None else None
     with opened(args.url, "r", store_options(args, args.codec)) as store:
         for each in [uid] if uid is not None else sorted(store):
-            _print_document(store, each)
+            print_document(store, each)
     return ExitCode.OK
 
 
@@ -50,13 +51,24 @@ def _missing_key(store: Storage, uid: UID, key: str) -> CommandError:
 
 
 def get(args: argparse.Namespace) -> int:
-    """Write one value's exact bytes to stdout or to ``-o FILE``."""
+    """Write one value's exact bytes to stdout or to ``-o FILE``.
+
+    A value that is not plain text goes to a terminal only with ``--raw`` (as curl
+    refuses binary output): its escape sequences would reach the terminal.
+    """
     uid = UID(args.uid)
     with opened(args.url, "r", store_options(args, args.codec)) as store:
         value = store[uid].get(args.key)  # a missing document raises DocumentNotFoundError
         if value is None:
             raise _missing_key(store, uid, args.key)
     if args.output in (None, "-"):
+        if not args.raw and sys.stdout.isatty() and not is_plain_text(value):
+            raise CommandError(
+                f"not writing the value to the terminal: its {plural(len(value), 'byte')} are not plain text, and "
+                "binary output can mess up your terminal. Use --output FILE or a pipe, --raw to send it anyway, "
+                "or 'storagebackend show' to see it escaped",
+                ExitCode.USAGE,
+            )
         sys.stdout.flush()
         sys.stdout.buffer.write(value)
         sys.stdout.buffer.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from storagebackend.errors import (
+    AuthenticationError,
     BackendUnavailableError,
     ConflictError,
     DocumentNotFoundError,
@@ -17,6 +18,7 @@ from storagebackend.errors import (
     InvalidValueError,
     StorageError,
     StorageLockedError,
+    WrongKeyError,
 )
 
 __all__ = ["EXIT_CODES_HELP", "MEANINGS", "CommandError", "ExitCode", "exit_code_for"]
@@ -31,6 +33,7 @@ class ExitCode(IntEnum):
     STORE = 3
     BUSY = 4
     UNAVAILABLE = 5
+    CREDENTIALS = 6
     INTERNAL = 70
     INTERRUPTED = 130
     BROKEN_PIPE = 141
@@ -44,6 +47,7 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.STORE: "store error: missing, corrupt or unreadable store or file; I/O failure",
     ExitCode.BUSY: "store busy: locked by another process (see --lock-timeout), or changed remotely",
     ExitCode.UNAVAILABLE: "server unreachable (FTP, PostgreSQL, Redis)",
+    ExitCode.CREDENTIALS: "credentials refused: wrong user or password, or wrong encryption key",
     ExitCode.INTERNAL: "internal error: a bug, please report it (--debug shows the traceback)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.BROKEN_PIPE: "stdout closed early, e.g. piped into head (as for a tool killed by SIGPIPE)",
@@ -75,6 +79,8 @@ def exit_code_for(exc: BaseException) -> ExitCode:
         return ExitCode.BUSY
     if isinstance(exc, BackendUnavailableError):
         return ExitCode.UNAVAILABLE
+    if isinstance(exc, (AuthenticationError, WrongKeyError)):
+        return ExitCode.CREDENTIALS
     if isinstance(exc, StorageError):
         return ExitCode.STORE
     return ExitCode.INTERNAL

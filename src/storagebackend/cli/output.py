@@ -2,7 +2,8 @@
 
 Stored bytes never reach a terminal raw: text is shown as text (quoted with
 escapes when it holds control characters or would be ambiguous), binary as a
-short hex preview with its length. ``get`` is the way to the exact bytes.
+short hex preview with its length. ``get`` is the way to the exact bytes, and
+it sends to a terminal only plain text (:func:`is_plain_text`) unless told to.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 import time
 from typing import Final, TextIO
 
-__all__ = ["Progress", "plural", "show_key", "show_value"]
+__all__ = ["Progress", "is_plain_text", "plural", "show_key", "show_value"]
 
 #: Text longer than this is cut in ``show`` (``get`` prints a value whole).
 TEXT_PREVIEW: Final = 200
@@ -29,6 +30,19 @@ def plural(count: int, word: str) -> str:
 def show_key(key: str) -> str:
     """A key as typed on a command line: bare if it is a plain word, else quoted."""
     return key if _PLAIN_KEY.fullmatch(key) else repr(key)
+
+
+def is_plain_text(value: bytes) -> bool:
+    """True for UTF-8 text of printable characters, tabs and line breaks: safe to send to a terminal as it is.
+
+    Anything else (escape sequences, carriage returns, bidi controls, bytes that are not
+    UTF-8) can redraw, retitle or garble the terminal.
+    """
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(char.isprintable() or char in "\n\t" for char in text)
 
 
 def show_value(value: bytes) -> str:

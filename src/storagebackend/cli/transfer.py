@@ -1,11 +1,15 @@
 """``copy`` (any store to any other) and ``check`` (read and validate a whole store).
 
-``copy`` opens SRC read-only and DST with flag ``"c"``, writes every document
+``copy`` opens SRC read-only (``memory://``, which keeps nothing, as an empty
+store) and DST with flag ``"c"``, writes every document
 under its own uid and syncs once at the end, so a failed copy leaves DST as it
 was (file stores and SQL databases write everything in one step; a DST that
 did not exist is left empty). A DST that already holds documents is refused
 unless ``--merge`` (SRC's documents replace those with the same uid, the
-others stay) or ``--replace`` (DST ends up an exact copy of SRC) is given.
+others stay) or ``--replace`` (DST ends up an exact copy of SRC) is given. A
+DST that cannot be read (corrupt, or not a store) is opened with flag ``"n"``,
+which discards it, only with ``--replace --force``, and only once SRC has been
+read and found valid.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from storagebackend.cli.exits import CommandError, ExitCode
+from storagebackend.cli.messages import for_cli
 from storagebackend.cli.output import Progress, plural, show_key
 from storagebackend.cli.stores import opened, same_store, store_options
 from storagebackend.errors import CorruptStoreError, InvalidKeyError, InvalidUIDError, InvalidValueError
+from storagebackend.opening import backend_class_for
 from storagebackend.storage import Storage
 from storagebackend.urls import redact
 
@@ -31,13 +38,20 @@ _HEX_UID: Final = re.compile(r"[0-9a-f]{32}")
 def copy(args: argparse.Namespace) -> int:
     """Copy every document of SRC into DST; print how many."""
     src_shown, dst_shown = redact(args.src), redact(args.dst)
+    if args.force and not args.replace:
+        raise CommandError(
+            "--force goes with --replace: it lets --replace overwrite a DST that cannot be read", ExitCode.USAGE
+        )
     if same_store(args.src, args.dst):
         raise CommandError(f"SRC and DST are the same store: {src_shown}", ExitCode.USAGE)
+    if args.codec is not None and not (_takes_codec(args.src) or _takes_codec(args.dst)):
+        raise CommandError("--codec: neither SRC nor DST is a file store, so no codec applies", ExitCode.USAGE)
+    src_codec = args.src_codec or (args.codec if _takes_codec(args.src) else None)
+    dst_codec = args.dst_codec or (args.codec if _takes_codec(args.dst) else None)
     show_progress = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
-    with (
-        opened(args.src, "r", store_options(args, args.src_codec)) as src,
-        opened(args.dst, "c", store_options(args, args.dst_codec)) as dst,
-    ):
+    with ExitStack() as stack:
+        src = stack.enter_context(opened(args.src, _source_flag(args.src), store_options(args, src_codec)))
+        dst = _open_destination(stack, args, src, store_options(args, dst_codec))
         existing = len(dst)
         if existing and not (args.merge or args.replace):
             raise CommandError(
@@ -56,6 +70,48 @@ def copy(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"copied {plural(documents, 'document')} ({plural(keys, 'key')}) from {src_shown} to {dst_shown}")
     return ExitCode.OK
+
+
+def _takes_codec(url: str) -> bool:
+    """Whether the store ``url`` names takes a ``codec`` option (a file store), for ``copy --codec``."""
+    try:
+        return "codec" in backend_class_for(url).options
+    except ValueError:
+        return True  # an unknown scheme: opening it reports that as a usage error
+
+
+def _source_flag(url: str) -> str:
+    """``"r"``, or ``"c"`` for a SRC that keeps nothing (``memory://``): it is empty, not missing."""
+    try:
+        return "r" if backend_class_for(url).persistent else "c"
+    except ValueError:
+        return "r"  # an unknown scheme: opening it reports that as a usage error
+
+
+def _open_destination(stack: ExitStack, args: argparse.Namespace, src: Storage, options: dict[str, Any]) -> Storage:
+    """Open DST with flag ``"c"``; one that cannot be read with ``"n"`` (discarding it), only if forced.
+
+    Raises CommandError if DST cannot be read and ``--replace --force`` was not
+    given, or if SRC holds data that could not be copied (DST is then left as it was).
+    """
+    try:
+        return stack.enter_context(opened(args.dst, "c", options))
+    except CorruptStoreError as exc:
+        if not args.force:
+            raise CommandError(
+                f"{exc}; nothing was copied (to overwrite DST with a copy of SRC, losing what DST holds, "
+                "pass --replace --force)",
+                ExitCode.STORE,
+            ) from exc
+    report = _Report()
+    _check_store(src, report)  # before DST is discarded, so a copy that cannot succeed leaves it alone
+    if report.problems:
+        raise CommandError(
+            f"{redact(args.src)}: {report.problems[0]}; nothing was copied and DST was left as it was "
+            "(see: storagebackend check)",
+            ExitCode.STORE,
+        )
+    return stack.enter_context(opened(args.dst, "n", options))
 
 
 def _copy_documents(src: Storage, dst: Storage, progress: Progress, src_shown: str) -> tuple[int, int]:
@@ -95,7 +151,7 @@ def check(args: argparse.Namespace) -> int:
     except CorruptStoreError as exc:
         report.problems.append(str(exc))
     for problem in report.problems:
-        print(f"problem: {problem}")
+        print(f"problem: {for_cli(problem)}")
     counts = [plural(report.documents, "document"), plural(report.keys, "key"), plural(report.size, "byte")]
     summary = ", ".join(counts) + " of values"
     if report.problems:
@@ -123,7 +179,8 @@ def _check_store(store: Storage, report: _Report) -> None:
                 limits.check_key(key)
             except InvalidKeyError as exc:
                 report.problems.append(f"document {uid}: {exc}")
+            report.size += len(value)
             try:
-                report.size += len(limits.check_value(value))
+                limits.check_value(value)
             except InvalidValueError as exc:
                 report.problems.append(f"document {uid}, key {show_key(key)}: {exc}")

@@ -29,6 +29,7 @@ import ftplib
 import hashlib
 import io
 import logging
+import math
 import posixpath
 import secrets
 import socket
@@ -38,7 +39,13 @@ from collections.abc import Callable
 from typing import Final, TypeVar
 from urllib.parse import quote
 
-from storagebackend.errors import BackendUnavailableError, ConflictError, StorageError, StorageIOError
+from storagebackend.errors import (
+    AuthenticationError,
+    BackendUnavailableError,
+    ConflictError,
+    StorageError,
+    StorageIOError,
+)
 from storagebackend.transports.base import Transport
 from storagebackend.urls import ServerURL, parse_server
 
@@ -53,6 +60,10 @@ _TRANSIENT: Final = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply, f
 # Replies meaning "this server does not know the command".
 _UNKNOWN_COMMAND: Final = ("500", "502", "504")
 _UNREAD: Final = b"unread"  # no read() yet: write() has nothing to check against
+# The socket timeout for ``timeout=0`` ("do not wait"): a socket timeout of 0 would make it non-blocking.
+_NO_WAIT: Final = 0.001
+# The reply to a login the server refuses: "530 Not logged in" (RFC 959).
+_LOGIN_REFUSED: Final = "530"
 
 
 class _ShortUpload(Exception):
@@ -96,10 +107,6 @@ class FTPTransport(Transport):
             raise ValueError(f"URL {server} names no file: give a path such as ftp://host/dir/store.json")
         if any(char in server.path for char in "\r\n\0"):
             raise ValueError(f"URL {server}: the path contains a line break or NUL, which FTP cannot send")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise TypeError(f"timeout must be a number of seconds, got {type(timeout).__name__}")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if ssl_context is not None and server.scheme != "ftps":
             raise ValueError(f"ssl_context is only for ftps:// URLs, not {server}")
         self.server = server
@@ -107,7 +114,8 @@ class FTPTransport(Transport):
         self.path = server.path
         #: The URL's query parameters (e.g. ``codec``).
         self.query = dict(server.query)
-        self.timeout = float(timeout)
+        #: The ``timeout`` option, checked by ``open`` (seconds >= 0, ``math.inf`` for none).
+        self.timeout = timeout
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self._ssl_context = ssl_context
@@ -134,6 +142,13 @@ class FTPTransport(Transport):
     @property
     def _address(self) -> str:
         return f"{self.server.host}:{self.server.port or DEFAULT_PORT}"
+
+    @property
+    def socket_timeout(self) -> float | None:
+        """``timeout`` as sockets take it: ``math.inf`` is None (wait forever), 0 a tiny wait (0 means non-blocking)."""
+        if math.isinf(self.timeout):
+            return None
+        return max(self.timeout, _NO_WAIT)
 
     # -- the contract --------------------------------------------------------------
 
@@ -215,16 +230,18 @@ class FTPTransport(Transport):
         ftp: ftplib.FTP
         if server.scheme == "ftps":
             context = self._ssl_context or ssl.create_default_context()
-            ftp = _FTPS(context=context, timeout=self.timeout)
+            ftp = _FTPS(context=context, timeout=self.socket_timeout)
         else:
-            ftp = ftplib.FTP(timeout=self.timeout)
+            ftp = ftplib.FTP(timeout=self.socket_timeout)
         step = "the connection"
+        login = f"the login of user {server.user or 'anonymous'!r}"
+        refusal: ftplib.error_perm | None = None
         try:
             ftp.connect(server.host, server.port or DEFAULT_PORT)
             if isinstance(ftp, ftplib.FTP_TLS):
                 step = "TLS (AUTH TLS)"
                 ftp.auth()
-            step = f"the login of user {server.user or 'anonymous'!r}"
+            step = login
             ftp.login(server.user or "anonymous", server.password or "")
             if isinstance(ftp, ftplib.FTP_TLS):
                 step = "a protected data channel (PROT P)"
@@ -233,14 +250,21 @@ class FTPTransport(Transport):
             ftp.voidcmd("TYPE I")
             ftp.set_pasv(True)
         except ftplib.error_perm as exc:
-            ftp.close()
-            raise BackendUnavailableError(
-                f"{self.describe()}: the FTP server at {self._address} refused {step}: {self._scrub(str(exc))}"
-            ) from self._scrubbed(exc)
+            refusal = exc
         except BaseException:
             ftp.close()
             raise
-        return ftp
+        if refusal is None:
+            return ftp
+        # Raised here, outside the except block, so the server's reply (which a server may
+        # write the password into) is not kept as __context__: only a scrubbed copy is the cause.
+        ftp.close()
+        cause = type(refusal)(self._scrub(str(refusal)))
+        del refusal
+        message = f"{self.describe()}: the FTP server at {self._address} refused {step}: {cause}"
+        if step == login and str(cause).startswith(_LOGIN_REFUSED):
+            raise AuthenticationError(message + " (wrong user or password?)") from cause
+        raise BackendUnavailableError(message) from cause
 
     def _drop(self) -> None:
         """Forget a connection that failed (without waiting for a QUIT reply)."""
