@@ -314,8 +314,10 @@ def test_a_failed_sync_keeps_the_old_file_and_the_changes(
     filled: tuple[Path, sb.UID], monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     path, uid = filled
-    before = path.read_bytes()
     store = sb.open(path)
+    store[uid]["first"] = b"sync"
+    store.sync()  # so that the faulty sync is a plain write (the first may read the file to check it)
+    before = path.read_bytes()
     store[uid]["title"] = b"Changed"
     new = store.create({"k": b"v"}).uid
     function, code = _FAULTS[step]
