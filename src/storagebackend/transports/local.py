@@ -65,7 +65,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from storagebackend.errors import ConflictError, StorageError, StorageIOError, StorageLockedError
+from storagebackend.errors import ConflictError, ReadOnlyError, StorageError, StorageIOError, StorageLockedError
 from storagebackend.transports.base import Transport
 
 __all__ = ["LOCK_SUFFIX", "LocalTransport", "check_folder", "store_file_exists"]
@@ -143,6 +143,14 @@ def check_folder(path: str) -> None:
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.lexists(folder) else "does not exist"
         raise StorageIOError(f"{path}: cannot create the store: the folder {folder} {what}")
+
+
+def _may_write(path: str) -> bool:
+    """Whether ``open(path, "r+")`` may write the file, as the kernel decides for this process's
+    effective user (mode bits, ACLs, a read-only mount, an immutable file), without opening it."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, os.W_OK, effective_ids=True)
+    return os.access(path, os.W_OK)  # pragma: no cover  (every Linux has effective_ids)
 
 
 def _open_nonblocking(path: str, flags: int) -> int:
@@ -451,11 +459,22 @@ class LocalTransport(Transport):
     def lock(self, exclusive: bool, timeout: float) -> None:
         """Take ``flock`` on the sidecar file, held until :meth:`close`.
 
-        Polls for up to ``timeout`` seconds, then raises StorageLockedError
+        First, at once and creating nothing: StorageIOError if something other
+        than a regular file is at the path; for a writer, ReadOnlyError if this
+        user may not write the file, StorageIOError naming a missing folder.
+        Then polls for up to ``timeout`` seconds, and raises StorageLockedError
         naming the store. Raises StorageIOError if the sidecar cannot be opened.
         """
         if self._lock_file is not None:
             return
+        if store_file_exists(self.path):
+            if exclusive and not _may_write(self._target):
+                raise ReadOnlyError(
+                    f"{self.path}: this user may not write the store file (its permissions, or a read-only file "
+                    "system), so it cannot be opened for writing; flag 'r' opens it read-only"
+                )
+        elif exclusive:
+            check_folder(self.path)
         fd = self._open_sidecar(exclusive)
         if fd is None:
             return
