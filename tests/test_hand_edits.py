@@ -120,6 +120,22 @@ def test_a_file_deleted_behind_the_store_is_a_conflict_and_stays_deleted(path: P
     assert_conflict_keeps_both(store, path, None, "was deleted")
 
 
+def test_an_edit_while_the_sync_writes_is_a_conflict_too(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check is made again right before the rename: an edit saved while the new file is being fsynced."""
+    store = sb.open(path)
+    store.create({"first": b"sync"})
+    store.sync()
+    real_fsync = os.fsync
+
+    def fsync_while_someone_edits(fd: int) -> None:
+        if not os.path.isdir(f"/proc/self/fd/{fd}") and b"unsynced" in Path(f"/proc/self/fd/{fd}").read_bytes():
+            edit_in_place(path)  # the moment the temporary file holds the new data
+        real_fsync(fd)
+
+    monkeypatch.setattr(local.os, "fsync", fsync_while_someone_edits)
+    assert_conflict_keeps_both(store, path, path.read_bytes().replace(OLD, NEW))
+
+
 def test_flag_n_conflicts_if_the_file_changes_before_the_first_sync(path: Path) -> None:
     """Flag "n" drops the file unread, but a change made after the open is not someone else's to lose."""
     store = sb.open(path, flag="n")
