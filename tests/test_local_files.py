@@ -174,6 +174,24 @@ def test_flags_w_and_r_on_a_missing_file_create_nothing(path: Path, flag: str) -
     assert store_files(path.parent) == []
 
 
+@pytest.mark.parametrize("flag", ["c", "n"])
+def test_a_missing_folder_is_named_as_such(tmp_path: Path, flag: str) -> None:
+    """Not a message about the lock file, which the user never asked for."""
+    folder = tmp_path / "nofolder"
+    with pytest.raises(sb.StorageIOError, match="folder") as caught:
+        sb.open(folder / "x.json", flag=flag)
+    assert f"{folder} does not exist" in str(caught.value)
+    assert "lock" not in str(caught.value)
+    assert store_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("flag", ["w", "r"])
+def test_a_missing_folder_is_a_missing_store_for_flags_w_and_r(tmp_path: Path, flag: str) -> None:
+    with pytest.raises(sb.StoreNotFoundError, match="x.json"):
+        sb.open(tmp_path / "nofolder" / "x.json", flag=flag)
+    assert store_files(tmp_path) == []
+
+
 def test_flag_w_opens_an_existing_store(filled: tuple[Path, sb.UID]) -> None:
     path, uid = filled
     with sb.open(path, flag="w") as store:
@@ -314,8 +332,10 @@ def test_a_failed_sync_keeps_the_old_file_and_the_changes(
     filled: tuple[Path, sb.UID], monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     path, uid = filled
-    before = path.read_bytes()
     store = sb.open(path)
+    store[uid]["first"] = b"sync"
+    store.sync()  # so that the faulty sync is a plain write (the first may read the file to check it)
+    before = path.read_bytes()
     store[uid]["title"] = b"Changed"
     new = store.create({"k": b"v"}).uid
     function, code = _FAULTS[step]

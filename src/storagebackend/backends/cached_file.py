@@ -51,7 +51,7 @@ class CachedFileBackend(MemoryBackend):
         self.transport = transport
         self.codec = codec
         self._fragments: dict[str, bytes] = {}
-        self._conflict = False  # a write found the remote file changed by someone else
+        self._conflict = False  # a write found the file changed by someone else
         try:
             if self.flag in ("w", "r") and not transport.exists():
                 raise self._not_found()  # before lock(), which may create a lock file
@@ -86,11 +86,15 @@ class CachedFileBackend(MemoryBackend):
     def _load(self) -> None:
         """Read and decode the file (flag ``"n"``: start empty whatever is there)."""
         where = self.transport.describe()
-        if self.flag == "n" and not self.transport.remote and self.transport.exists():
-            # What is there is dropped unread (a remote transport still reads it: that is
-            # what its conflict check compares with at the first sync).
-            log.info("%s: starting empty (flag 'n'); the file is replaced at the next sync", where)
+        if self.flag == "n":
+            # What is there is dropped, unread where the transport can tell a change without its
+            # bytes, but noted: a file changed before the first sync is a conflict, not overwritten.
+            exists = self.transport.observe()
             self._must_write = True
+            if exists:
+                log.info("%s: starting empty (flag 'n'); the file is replaced at the next sync", where)
+            elif not self.transport.remote:
+                self.sync()  # a local store is created at open
             return
         data = self.transport.read()
         if data is None:
@@ -99,10 +103,6 @@ class CachedFileBackend(MemoryBackend):
             self._must_write = True
             if not self.transport.remote:
                 self.sync()  # flag "c" creates a local store at open
-            return
-        if self.flag == "n":
-            log.info("%s: starting empty (flag 'n'); the file is replaced at the next sync", where)
-            self._must_write = True
             return
         if not data:
             raise CorruptStoreError(
@@ -140,7 +140,7 @@ class CachedFileBackend(MemoryBackend):
     def discard(self) -> None:
         """Drop the changes; after a ConflictError also the pending creation (flag ``"c"``
         on a missing remote file) or emptying (flag ``"n"``), so that ``close()`` can
-        succeed and leaves the other writer's file alone."""
+        succeed and leaves the other version (another writer's, a hand edit) alone."""
         for uid in self.changed():
             self._fragments.pop(uid, None)
         super().discard()

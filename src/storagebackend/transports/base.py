@@ -1,7 +1,8 @@
 """Transport: where the file of a cached file store lives (local disk, FTP, ...).
 
-Three jobs, nothing more: read the whole file, replace it atomically, and
-(where possible) lock it against other processes while the store is open.
+Three jobs, nothing more: read the whole file, replace it atomically (only if
+nobody else changed it since it was read), and (where possible) lock it
+against other processes while the store is open.
 Every failure reaches the caller as a StorageError subclass: each transport
 maps its own exceptions, and never shows a password.
 """
@@ -28,7 +29,7 @@ class Transport(ABC):
 
     @abstractmethod
     def read(self) -> bytes | None:
-        """Return the whole file, or None if it does not exist.
+        """Return the whole file, or None if it does not exist; remember it for :meth:`write`'s check.
 
         Raises StorageIOError or BackendUnavailableError on failure.
         """
@@ -39,8 +40,18 @@ class Transport(ABC):
         bytes or ``data``, never a mix, even if the process dies.
 
         Raises StorageIOError, BackendUnavailableError, or ConflictError (when
-        the file changed since it was read and nothing was written).
+        the file is not the one last read, observed or written: someone else
+        changed, replaced, created or deleted it; nothing was written).
         """
+
+    def observe(self) -> bool:
+        """Remember the file as it is now, as :meth:`read` does, for a store that drops it unread (flag ``"n"``).
+
+        Returns whether it exists. This default reads it; a transport that can
+        tell a change without the bytes (a local ``stat``) overrides it.
+        Raises as :meth:`read`.
+        """
+        return self.read() is not None
 
     def exists(self) -> bool:
         """Whether the file exists now; a cheap hint, :meth:`read` has the last word.
