@@ -31,6 +31,8 @@ import pytest
 import redis
 from psycopg import sql
 
+from storagebackend.storage import Storage
+
 POSTGRES_ENV = "SB_POSTGRES_URL"
 REDIS_ENV = "SB_REDIS_URL"
 #: The password of the private servers: characters that must be percent-encoded in a URL.
@@ -169,16 +171,20 @@ def postgres_connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 
 class RedisServer:
-    """A private redis-server on a free loopback port, persisting to an append-only file."""
+    """A private redis-server on a free loopback port, persisting to an append-only file.
 
-    def __init__(self, program: str) -> None:
+    It requires ``password`` (the private servers' PASSWORD unless told otherwise; None: no password).
+    """
+
+    def __init__(self, program: str, password: str | None = PASSWORD) -> None:
         self.program = program
+        self.password = password
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="sb-redis-"))
         config = self.folder / "redis.conf"
         config.write_text(
             f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\nappendonly yes\nappendfsync always\n"
-            f'save ""\nrequirepass "{PASSWORD}"\nlogfile {self.folder / "log"}\n'
+            f'save ""\nlogfile {self.folder / "log"}\n' + (f'requirepass "{password}"\n' if password else "")
         )
         config.chmod(0o600)
         self.process: subprocess.Popen[bytes] | None = None
@@ -186,10 +192,11 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://:{quote(PASSWORD, safe='')}@127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, password=PASSWORD)
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password)
 
     def start(self) -> None:
         self.process = subprocess.Popen([self.program, str(self.folder / "redis.conf")], cwd=self.folder)
@@ -219,8 +226,20 @@ def redis_connect(url: str) -> redis.Redis:
 def drop_redis_store(url: str, prefix: str) -> None:
     """Remove every key of store ``prefix`` (cleanup after a test)."""
     with redis_connect(url) as client:
-        keys = [f"{prefix}:meta", f"{prefix}:docs", *client.scan_iter(match=f"{prefix}:doc:*", count=1000)]
+        keys = [f"{prefix}:{name}" for name in ("meta", "docs", "order", "seq")]
+        for kind in ("doc", "pos"):
+            keys += client.scan_iter(match=f"{prefix}:{kind}:*", count=1000)
         client.delete(*keys)
+
+
+def ordered_contents(store: Storage) -> list[tuple[str, list[tuple[str, bytes]]]]:
+    """The whole store as ordered lists, read every way that shows order (they must all agree)."""
+    listed = [(uid.hex, list(store[uid].items())) for uid in store]
+    copied = [(uid.hex, list(document.items())) for uid, document in store.copy().items()]
+    fetched = [(uid.hex, list(store.get_document(uid).items())) for uid in store]
+    viewed = [(uid.hex, [(key, document[key]) for key in document]) for uid, document in store.items()]
+    assert listed == copied == fetched == viewed
+    return listed
 
 
 # -- fresh stores on a server --------------------------------------------------------------
@@ -258,7 +277,7 @@ class Stores:
                 ).fetchone()
             return bool(found and found[0])
         with redis_connect(self.base_url) as client:
-            return bool(client.exists(f"{name}:meta", f"{name}:docs"))
+            return bool(client.exists(f"{name}:meta", f"{name}:order", f"{name}:docs"))
 
     def drop(self, name: str) -> None:
         if self.kind == "postgresql":
@@ -295,6 +314,17 @@ def redis_server() -> Iterator[RedisServer]:
     if program is None:
         unavailable("Redis is not installed (no redis-server; Debian: apt-get install redis-server)")
     server = RedisServer(program)
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def passwordless_redis_server() -> Iterator[RedisServer]:
+    """A private Redis server that asks for no password (a client that sends one is refused)."""
+    program = shutil.which("redis-server")
+    if program is None:
+        unavailable("Redis is not installed (no redis-server; Debian: apt-get install redis-server)")
+    server = RedisServer(program, password=None)
     yield server
     server.destroy()
 

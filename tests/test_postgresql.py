@@ -1,15 +1,16 @@
-"""The PostgreSQL backend's own promises: its tables, foreign tables, locks, table names."""
+"""The PostgreSQL backend's own promises: its tables, foreign tables, locks, table names, migration, timeouts."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 import storagebackend as sb
-from servers import Stores, drop_postgres_store, free_port, postgres_connect, with_query
-from storagebackend.backends.postgresql import FORMAT, SCHEMA_VERSION
+from servers import Stores, drop_postgres_store, free_port, ordered_contents, postgres_connect, with_query
+from storagebackend.backends.postgresql import FORMAT, SCHEMA_VERSION, PostgreSQLBackend
 
 
 @pytest.fixture
@@ -155,3 +156,102 @@ def test_the_default_table_and_the_table_option(postgres_url: str) -> None:
             assert len(store) == 1
     finally:
         drop_postgres_store(postgres_url, "storagebackend")
+
+
+# -- schema version 1 (no document order): read as it is, migrated by a writable open -----------------
+
+V1_SCHEMA = (
+    "CREATE TABLE {t} (format text NOT NULL, version integer NOT NULL)",
+    "INSERT INTO {t} (format, version) VALUES ('storagebackend', 1)",
+    "CREATE TABLE {t}_documents (uid text PRIMARY KEY)",
+    "CREATE TABLE {t}_entries (uid text NOT NULL, key text NOT NULL, value bytea NOT NULL, "
+    "position bigint GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (uid, key))",
+)
+A, B, C, E = ("a" * 32, "b" * 32, "c" * 32, "e" * 32)
+# As storagebackend 0.1 wrote them: documents in any order, pairs in the order they were written.
+V1_DOCUMENTS = (A, C, E, B)
+V1_ENTRIES = ((E, "y", b"1"), (C, "z", b"2"), (E, "b", b"3"), (A, "k", b"4"), (C, "a", b"5"))
+# Documents by their first key, those without keys last: the order version 1 reads in and migrating writes.
+V1_ORDER = [(E, [("y", b"1"), ("b", b"3")]), (C, [("z", b"2"), ("a", b"5")]), (A, [("k", b"4")]), (B, [])]
+
+
+def make_version_1_store(pg: Stores) -> str:
+    """A store as schema version 1 made it; returns its name."""
+    name = pg.new_name()
+    with postgres_connect(pg.base_url) as conn:
+        for statement in V1_SCHEMA:
+            conn.execute(statement.format(t=name))
+        for uid in V1_DOCUMENTS:
+            conn.execute(f"INSERT INTO {name}_documents (uid) VALUES (%s)", (uid,))
+        for uid, key, value in V1_ENTRIES:
+            conn.execute(f"INSERT INTO {name}_entries (uid, key, value) VALUES (%s, %s, %s)", (uid, key, value))
+    return name
+
+
+def schema_of(pg: Stores, name: str) -> tuple[int, list[str]]:
+    """The store's schema version and the columns of its documents table."""
+    with postgres_connect(pg.base_url) as conn:
+        version = conn.execute(f"SELECT version FROM {name}").fetchone()
+        columns = conn.execute(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 ORDER BY attnum",
+            (f"{name}_documents",),
+        ).fetchall()
+    assert version is not None
+    return version[0], [column for (column,) in columns]
+
+
+def test_a_version_1_store_opens_read_only_in_order_and_unchanged(pg: Stores) -> None:
+    name = make_version_1_store(pg)
+    with sb.open(pg.url(name), flag="r") as store:
+        assert ordered_contents(store) == V1_ORDER
+        assert len(store) == 4
+    assert schema_of(pg, name) == (1, ["uid"])
+
+
+@pytest.mark.parametrize("flag", ["c", "w", "n"])
+def test_a_writable_open_migrates_a_version_1_store_keeping_its_order(pg: Stores, flag: str) -> None:
+    name = make_version_1_store(pg)
+    with sb.open(pg.url(name), flag=flag) as store:
+        assert schema_of(pg, name) == (SCHEMA_VERSION, ["uid", "position"])  # at the open, in one transaction
+        store["d" * 32] = {"new": b"1"}
+        store.put(C, "c", b"6")
+    if flag == "n":  # migrated, then emptied by the first sync
+        expected = [("d" * 32, [("new", b"1")]), (C, [("c", b"6")])]
+    else:
+        expected = [V1_ORDER[0], (C, [*V1_ORDER[1][1], ("c", b"6")]), *V1_ORDER[2:], ("d" * 32, [("new", b"1")])]
+    with sb.open(pg.url(name), flag="r") as store:
+        assert ordered_contents(store) == expected
+
+
+def test_processes_migrating_one_store_at_once_all_succeed(pg: Stores) -> None:
+    name = make_version_1_store(pg)
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            sb.open(pg.url(name), flag="w").close()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert schema_of(pg, name) == (SCHEMA_VERSION, ["uid", "position"])
+    with sb.open(pg.url(name), flag="r") as store:
+        assert ordered_contents(store) == V1_ORDER
+
+
+def test_timeouts_reach_the_server_as_postgresql_reads_them(pg: Stores) -> None:
+    """lock_timeout 0 must not become PostgreSQL's 0 (which waits forever); math.inf must become it."""
+    expected = {0: "1ms", 0.25: "250ms", 5: "5s", math.inf: "0", 1e300: "0"}
+    for seconds, setting in expected.items():
+        with sb.open(pg.url(), lock_timeout=seconds, timeout=seconds) as store:
+            backend = store.backend
+            assert isinstance(backend, PostgreSQLBackend)
+            shown = backend._run("test", lambda conn: conn.execute("SHOW lock_timeout").fetchone())
+            assert shown == (setting,)
+            connect_timeout = int(backend._run("test", lambda conn: conn.info.get_parameters()["connect_timeout"]))
+            assert connect_timeout >= 2 if seconds < math.inf else connect_timeout >= 2**31 - 1

@@ -229,8 +229,8 @@ def test_a_failing_open_never_shows_the_password(
     with caplog.at_level(logging.DEBUG), pytest.raises((sb.StorageError, ValueError)) as caught:
         sb.open(url, timeout=5, **_options(request, scheme))
     expected = ValueError if failure in ("malformed-port", "unknown-option") else sb.BackendUnavailableError
-    if failure == "wrong-password" and scheme in ("ftp", "ftps"):
-        expected = sb.AuthenticationError  # credentials refused, not "cannot reach" (API.md 8)
+    if failure == "wrong-password":
+        expected = sb.AuthenticationError  # the server was reached, and refused the credentials (API.md 8)
     assert isinstance(caught.value, expected), repr(caught.value)
     _hidden(SECRET, [*_shown(caught.value), caplog.text, *(record.getMessage() for record in caplog.records)])
 

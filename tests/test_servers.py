@@ -158,12 +158,12 @@ def test_repr_and_errors_never_show_the_password(stores: Stores) -> None:
         assert stores.names[-1] in repr(store)
 
 
-def test_a_wrong_password_is_backend_unavailable_without_the_password(stores: Stores) -> None:
+def test_a_wrong_password_is_an_authentication_error_without_the_password(stores: Stores) -> None:
     server = parse_server(stores.url())
     wrong = "wrong p@ss:w/rd%"
     auth = f"{quote(server.user or '', safe='')}:{quote(wrong, safe='')}"
     url = f"{server.scheme}://{auth}@{server.address}/{server.path}"
-    with pytest.raises(sb.BackendUnavailableError) as info:
+    with pytest.raises(sb.AuthenticationError) as info:  # the server was reached: not BackendUnavailableError
         sb.open(url)
     text = shown(info.value)
     assert server.address in str(info.value)
@@ -255,6 +255,12 @@ def test_two_processes_write_concurrently_and_lose_nothing(stores: Stores, tmp_p
             assert store.get_document(f"{name}{'f' * 31}") == {"last": b"%d" % (count - 1)}
             assert f"{name}{'e' * 31}" not in store
         assert len(store) == 2 * count + 2 + 1
+        # Each writer's documents, and its keys of the shared one, in the order it made them (API.md 3).
+        uids, keys = [uid.hex for uid in store], list(store["5" * 32])
+        for name in "ab":
+            made = [f"{name}{i:031x}" for i in range(count)]
+            assert [uid for uid in uids if uid in made] == made
+            assert [key for key in keys if key[0] == name] == [f"{name}-{i}" for i in range(count)]
 
 
 def test_threads_sharing_one_store_lose_nothing(stores: Stores) -> None:

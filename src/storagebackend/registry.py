@@ -49,6 +49,7 @@ _BUILTIN_BACKENDS: Final[dict[str, _Entry]] = {
     "ftp": _Entry("storagebackend.backends.cached_file:FTPFileBackend", None),
     "ftps": _Entry("storagebackend.backends.cached_file:FTPFileBackend", None),
     "postgresql": _Entry("storagebackend.backends.postgresql:PostgreSQLBackend", "postgres"),
+    "postgres": _Entry("storagebackend.backends.postgresql:PostgreSQLBackend", "postgres"),
     "redis": _Entry("storagebackend.backends.redis:RedisBackend", "redis"),
 }
 

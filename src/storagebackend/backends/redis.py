@@ -1,22 +1,36 @@
 """Redis backend (redis-py): ``redis://[user:password@]host:port/db?prefix=NAME``.
 
 For a store with prefix ``P`` (option or query ``prefix``, default
-``storagebackend``) three kinds of keys exist: ``P:meta``, a hash ``{format,
-version}`` that marks the store and holds its schema version; ``P:docs``, the
-set of document uids (so a document without keys exists); ``P:doc:UID``, a
-hash per document (key -> value bytes). "Missing" means neither ``P:meta`` nor
-``P:docs`` exists. Several stores share one server through their prefixes.
+``storagebackend``) these keys exist: ``P:meta``, a hash ``{format, version}``
+that marks the store and holds its schema version; ``P:order``, a sorted set
+of the document uids scored by position (so a document without keys exists,
+and documents keep the order they were created in); ``P:doc:UID``, a hash per
+document (key -> value bytes); ``P:pos:UID``, a hash per document (key ->
+position), since a Redis hash keeps no order of its own; and ``P:seq``, the
+counter that hands out positions. "Missing" means none of ``P:meta``,
+``P:order`` and ``P:docs`` exists. Several stores share one server through
+their prefixes.
 
 ``sync`` is one MULTI/EXEC transaction, so readers see all of it or none. It
-needs no WATCH: every command in it (HSET, HDEL, DEL, SADD, SREM) sets a final
-state that does not depend on anything read before, so concurrent writers of
-other documents, or of other keys of the same document, lose nothing. Only
+needs no WATCH: every command in it sets a final state that does not depend on
+anything read before, so concurrent writers of other documents, or of other
+keys of the same document, lose nothing. Positions are reserved just before,
+with one ``INCRBY P:seq N``; inside the MULTI, ``ZADD NX`` places a new
+document and ``HSETNX`` a new key, while an existing one keeps its place (a
+changed value, and a patched document, stay where they are); replacing a
+document deletes both of its hashes and writes the mapping's order. Only
 emptying the store (``clear()`` or flag ``"n"``) depends on what is stored, the
-set of uids to delete: that sync WATCHes ``P:docs`` and starts again if another
-writer added or removed a document meanwhile.
+set of uids to delete: that sync WATCHes ``P:order`` and starts again if
+another writer added or removed a document meanwhile.
+
+Schema version 1 kept the uids in a set ``P:docs`` and no order: a writable
+open migrates it in one MULTI/EXEC (documents by uid, keys in the order their
+hash lists them), a read-only open reads it in that same order.
 
 Every redis-py error is mapped in :meth:`RedisBackend._error`; redis-py
-reconnects by itself, with the bounded retries set in :meth:`RedisBackend.__init__`.
+reconnects by itself, with the bounded retries set in :meth:`RedisBackend.__init__`
+(never after refused credentials), until ``close``, after which every
+operation raises StorageClosedError.
 """
 
 from __future__ import annotations
@@ -24,9 +38,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar, Final, cast
+from typing import Any, ClassVar, Final, TypeVar, cast
 
 import redis
 from redis import exceptions as rx
@@ -35,7 +49,9 @@ from redis.retry import Retry
 
 from storagebackend.backends.base import DocumentData
 from storagebackend.backends.buffered import BufferedBackend, Pending
+from storagebackend.backends.closing import CloseGate
 from storagebackend.errors import (
+    AuthenticationError,
     BackendUnavailableError,
     CorruptStoreError,
     StorageError,
@@ -49,22 +65,61 @@ __all__ = ["DEFAULT_PREFIX", "FORMAT", "SCHEMA_VERSION", "RedisBackend"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 DEFAULT_PREFIX: Final = "storagebackend"
 DEFAULT_PORT: Final = 6379
 #: The ``P:meta`` hash: ``{"format": FORMAT, "version": SCHEMA_VERSION}``.
 FORMAT: Final = b"storagebackend"
-SCHEMA_VERSION: Final = 1
+#: 2: ``P:order``, ``P:pos:UID`` and ``P:seq`` keep the order; 1 (``P:docs``, a set) is read, and migrated when written.
+SCHEMA_VERSION: Final = 2
 _PREFIX: Final = re.compile(r"[^\s]{1,100}")
 _UID: Final = re.compile(rb"[0-9a-f]{32}")
-_WATCH_ATTEMPTS: Final = 10  # emptying the store restarts this often if other writers keep changing P:docs
+_WATCH_ATTEMPTS: Final = 10  # emptying or migrating the store restarts this often if other writers keep changing it
+_BATCH: Final = 256  # documents read per round trip by stored_items
+# Socket timeouts: Python's sockets measure milliseconds, and cannot count past about 31 years.
+_LEAST_WAIT: Final = 0.001
+_FOREVER: Final = 1e9
+
+
+def _socket_timeout(seconds: float) -> float | None:
+    """redis-py's socket timeout for ``timeout`` seconds: None waits forever.
+
+    A socket takes 0 as "non-blocking", not as a wait: 0 ("do not wait") is the least wait, 1 ms.
+    """
+    return None if seconds >= _FOREVER else max(float(seconds), _LEAST_WAIT)
+
+
+class _Refused(Exception):
+    """Carries refused credentials through redis-py's retry loop, which would try them again."""
+
+
+class _Retry(Retry):
+    """redis-py's bounded retry after a lost connection, except that refused credentials are never tried again."""
+
+    def call_with_retry(self, do: Callable[[], T], fail: Callable[..., Any], *args: Any, **kwargs: Any) -> T:
+        refusal: list[rx.AuthenticationError] = []
+
+        def attempt() -> T:
+            try:
+                return do()
+            except rx.AuthenticationError as exc:  # a ConnectionError, which the loop would retry
+                refusal.append(exc)
+                raise _Refused from None
+
+        try:
+            return super().call_with_retry(attempt, fail, *args, **kwargs)
+        except _Refused:
+            pass
+        raise refusal[0]
 
 
 class RedisBackend(BufferedBackend):
     """Documents as hashes in a Redis database, under a key prefix.
 
-    Opening connects and checks (or creates) the marker: raises ValueError for
+    Opening connects and checks (or creates, or migrates) the store: raises ValueError for
     a bad prefix, database or timeout, StoreNotFoundError, CorruptStoreError,
-    BackendUnavailableError or StorageIOError.
+    AuthenticationError, BackendUnavailableError or StorageIOError.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("redis",)
@@ -75,8 +130,8 @@ class RedisBackend(BufferedBackend):
         super().__init__(flag)
         if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix) or not prefix.isprintable():
             raise ValueError(f"invalid Redis key prefix {prefix!r}: 1 to 100 printable characters, no spaces")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValueError(f"invalid timeout {timeout!r}: expected a number of seconds > 0")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+            raise ValueError(f"invalid timeout {timeout!r}: expected a number of seconds >= 0 (math.inf waits forever)")
         if not re.fullmatch(r"[0-9]{1,5}", server.path or "0"):
             raise ValueError(f"invalid Redis database {server.path!r} in URL {server}: expected a number >= 0")
         database = int(server.path or "0")
@@ -84,20 +139,27 @@ class RedisBackend(BufferedBackend):
         self.prefix = prefix
         self.database = database
         self._meta = f"{prefix}:meta"
-        self._docs = f"{prefix}:docs"
+        self._order = f"{prefix}:order"
+        self._seq = f"{prefix}:seq"
+        self._docs = f"{prefix}:docs"  # schema version 1 only
+        self._version = SCHEMA_VERSION
+        self._gate = CloseGate(self.describe())
         self._client = redis.Redis(
             host=server.host,
             port=server.port or DEFAULT_PORT,
             db=database,
             username=server.user or None,
             password=server.password,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
+            socket_connect_timeout=_socket_timeout(timeout),
+            socket_timeout=_socket_timeout(timeout),
             # A lost connection (server restarted) is reopened and the command sent again, a bounded number of times.
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 3),
+            retry=_Retry(ExponentialBackoff(cap=0.5, base=0.1), 3),
             retry_on_error=[rx.ConnectionError, rx.TimeoutError],
             decode_responses=False,
             client_name="storagebackend",
+            # RESP2, as redis-py 5 speaks by default: a password sent to a server that has none is refused
+            # (RESP3's HELLO AUTH would take any password there), and replies have one shape across versions.
+            protocol=2,
         )
         try:
             self._open()
@@ -126,14 +188,19 @@ class RedisBackend(BufferedBackend):
     def _doc(self, uid: str) -> str:
         return f"{self.prefix}:doc:{uid}"
 
+    def _pos(self, uid: str) -> str:
+        return f"{self.prefix}:pos:{uid}"
+
     # -- errors: every redis-py call runs inside _mapped -------------------------------------
 
     @contextmanager
     def _mapped(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except (rx.RedisError, UnicodeDecodeError) as exc:
-            raise self._error(exc, action) from exc
+        """Pass the close gate (StorageClosedError once closed) and map every redis-py error."""
+        with self._gate.passage():
+            try:
+                yield
+            except (rx.RedisError, UnicodeDecodeError) as exc:
+                raise self._error(exc, action) from exc
 
     def _error(self, exc: rx.RedisError | UnicodeDecodeError, action: str) -> StorageError:
         """Map a redis-py error to the StorageError a user should see, without the password."""
@@ -142,22 +209,25 @@ class RedisBackend(BufferedBackend):
         if password:
             detail = detail.replace(password, "***")
         where = f"{self.describe()}: {action}"
-        if isinstance(exc, (rx.ConnectionError, rx.TimeoutError)):  # also authentication, loading
+        if isinstance(exc, rx.AuthenticationError):  # WRONGPASS, NOAUTH, a password the server has not
+            who = f"user {self.server.user!r}" if self.server.user else "the default user"
+            return AuthenticationError(f"Redis server at {self.server.address} refused {who} ({where}): {detail}")
+        if isinstance(exc, (rx.ConnectionError, rx.TimeoutError)):  # also loading
             return BackendUnavailableError(f"Redis server at {self.server.address} is unavailable ({where}): {detail}")
         if isinstance(exc, UnicodeDecodeError) or (isinstance(exc, rx.ResponseError) and "WRONGTYPE" in str(exc)):
             return CorruptStoreError(
                 f"{where}: a key under prefix {self.prefix!r} holds data that is not ours: {detail}"
             )
         if isinstance(exc, rx.WatchError):
-            return StorageLockedError(f"{where}: other writers kept changing {self._docs!r}: {detail}")
+            return StorageLockedError(f"{where}: other writers kept changing the store meanwhile: {detail}")
         return StorageIOError(f"{where}: {detail}")
 
     # -- opening ------------------------------------------------------------------------------
 
     def _open(self) -> None:
-        """Check that the prefix holds a storagebackend store; create its marker under flag c or n."""
+        """Check that the prefix holds a storagebackend store; create or migrate it unless read-only."""
         with self._mapped("cannot open"):
-            state = self._state()
+            state, version = self._state()
             if state == "missing" and self.flag in ("w", "r"):
                 raise StoreNotFoundError(
                     f"{self.describe()}: no such Redis store (no key {self._meta!r}; flag {self.flag!r} needs one)"
@@ -167,34 +237,109 @@ class RedisBackend(BufferedBackend):
                     pipe.hsetnx(self._meta, "format", FORMAT)
                     pipe.hsetnx(self._meta, "version", SCHEMA_VERSION)
                     pipe.execute()
-                state = self._state()
+                state, version = self._state()
+            if state == "old" and not self.read_only:
+                self._migrate()
+                state, version = self._state()
         if state == "foreign":
             raise CorruptStoreError(
-                f"{self.describe()}: keys {self._meta!r} / {self._docs!r} exist but are not a storagebackend store; "
-                "choose another prefix"
+                f"{self.describe()}: keys {self._meta!r} / {self._order!r} / {self._docs!r} exist but are not "
+                "a storagebackend store; choose another prefix"
             )
         if state == "newer":
             raise CorruptStoreError(
-                f"{self.describe()}: the store's schema version is newer than {SCHEMA_VERSION}; upgrade storagebackend"
+                f"{self.describe()}: the store's schema version {version} is newer than {SCHEMA_VERSION}; "
+                "upgrade storagebackend"
             )
+        self._version = version
 
-    def _state(self) -> str:
-        """``"ours"``, ``"newer"``, ``"missing"`` or ``"foreign"``."""
+    def _state(self) -> tuple[str, int]:
+        """(``"ours"``, ``"old"``, ``"newer"``, ``"missing"`` or ``"foreign"``; schema version)."""
         with self._client.pipeline(transaction=False) as pipe:
             pipe.type(self._meta)
+            pipe.type(self._order)
             pipe.type(self._docs)
-            meta_type, docs_type = pipe.execute()
+            meta_type, order_type, docs_type = pipe.execute()
         if meta_type == b"none":
-            return "missing" if docs_type == b"none" else "foreign"
-        if meta_type != b"hash" or docs_type not in (b"none", b"set"):
-            return "foreign"
+            return ("missing", SCHEMA_VERSION) if order_type == docs_type == b"none" else ("foreign", 0)
+        if meta_type != b"hash":
+            return "foreign", 0
         meta = self._client.hgetall(self._meta)
         version = meta.get(b"version", b"")
-        if meta.get(b"format") != FORMAT or not version.isdigit():
-            return "foreign"
-        return "newer" if int(version) > SCHEMA_VERSION else "ours"
+        if meta.get(b"format") != FORMAT or not version.isdigit() or int(version) < 1:
+            return "foreign", 0
+        if int(version) > SCHEMA_VERSION:
+            return "newer", int(version)
+        if int(version) == 1:
+            return ("old", 1) if docs_type in (b"none", b"set") and order_type == b"none" else ("foreign", 0)
+        return ("ours", SCHEMA_VERSION) if order_type in (b"none", b"zset") else ("foreign", 0)
+
+    def _migrate(self) -> None:
+        """Bring a version-1 store to version 2 in one MULTI/EXEC, again if a writer changed it meanwhile."""
+        for _ in range(_WATCH_ATTEMPTS):
+            with self._client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(self._meta, self._docs)  # type: ignore[no-untyped-call]
+                    if pipe.hget(self._meta, "version") != b"1":
+                        return  # another process migrated it first
+                    members = cast(set[bytes], pipe.smembers(self._docs))
+                    if not all(_UID.fullmatch(member) for member in members):
+                        raise CorruptStoreError(f"{self.describe()}: {self._docs!r} holds something that is not a uid")
+                    uids = sorted(member.decode() for member in members)
+                    if uids:
+                        pipe.watch(*(self._doc(uid) for uid in uids))  # type: ignore[no-untyped-call]
+                    with self._client.pipeline(transaction=False) as read:  # the keys, in one round trip
+                        for uid in uids:
+                            read.hkeys(self._doc(uid))
+                        keys = cast(list[list[bytes]], read.execute())
+                    pipe.multi()
+                    position = 0
+                    for uid, names in zip(uids, keys, strict=True):
+                        position += 1
+                        pipe.zadd(self._order, {uid: position})
+                        if names:
+                            pipe.hset(self._pos(uid), mapping={name: position + n for n, name in enumerate(names, 1)})
+                            position += len(names)
+                    pipe.set(self._seq, position)
+                    pipe.delete(self._docs)
+                    pipe.hset(self._meta, "version", SCHEMA_VERSION)
+                    pipe.execute()
+                    log.info("migrated %s from schema version 1 to %d", self.describe(), SCHEMA_VERSION)
+                    return
+                except rx.WatchError:
+                    log.info("%s: the store changed while migrating it; trying again", self.describe())
+        raise rx.WatchError(f"{self._docs} changed during {_WATCH_ATTEMPTS} attempts to migrate it")
 
     # -- stored state ---------------------------------------------------------------------------
+
+    def _queue_read(self, pipe: Any, uid: str) -> int:
+        """Queue what :meth:`_document` takes (is it there, its pairs, its keys' positions); return how many replies."""
+        if self._version == 1:  # no positions: a hash lists its keys in the order it keeps
+            pipe.sismember(self._docs, uid)
+            pipe.hgetall(self._doc(uid))
+            return 2
+        pipe.zscore(self._order, uid)
+        pipe.hgetall(self._doc(uid))
+        pipe.hgetall(self._pos(uid))
+        return 3
+
+    def _document(
+        self, uid: str, member: Any, pairs: dict[bytes, bytes], positions: dict[bytes, bytes] | None = None
+    ) -> DocumentData | None:
+        """The document from the replies :meth:`_queue_read` queued, its keys in order; None if it is missing."""
+        if not (bool(member) if self._version == 1 else member is not None):
+            return None
+        names = list(pairs)
+        if positions:
+            try:
+                place = {name: int(position) for name, position in positions.items()}
+            except ValueError:
+                raise CorruptStoreError(
+                    f"{self.describe()}: the hash {self._pos(uid)!r} holds a position that is not a number"
+                ) from None
+            last = max(place.values()) + 1  # a key without a position (written by hand) comes after the others
+            names.sort(key=lambda name: place.get(name, last))
+        return {name.decode(): pairs[name] for name in names}
 
     def stored_value(self, uid: str, key: str) -> bytes | None:
         with self._mapped("cannot read"):
@@ -202,68 +347,104 @@ class RedisBackend(BufferedBackend):
             return cast(bytes | None, self._client.hget(self._doc(uid), key))
 
     def stored_document(self, uid: str) -> DocumentData | None:
-        with self._mapped("cannot read"):
-            with self._client.pipeline(transaction=True) as pipe:
-                pipe.sismember(self._docs, uid)
-                pipe.hgetall(self._doc(uid))
-                exists, pairs = pipe.execute()
-            if not exists:
-                return None
-            return {key.decode(): value for key, value in pairs.items()}
+        with self._mapped("cannot read"), self._client.pipeline(transaction=True) as pipe:
+            self._queue_read(pipe, uid)
+            return self._document(uid, *pipe.execute())
 
     def stored_has(self, uid: str) -> bool:
         with self._mapped("cannot read"):
-            return bool(self._client.sismember(self._docs, uid))
+            if self._version == 1:
+                return bool(self._client.sismember(self._docs, uid))
+            return self._client.zscore(self._order, uid) is not None
 
     def stored_uids(self) -> list[str]:
         with self._mapped("cannot list documents"):
-            members = cast(set[bytes], self._client.smembers(self._docs))
+            if self._version == 1:
+                members = sorted(cast(set[bytes], self._client.smembers(self._docs)))
+            else:
+                members = cast(list[bytes], self._client.zrange(self._order, 0, -1))
         if not all(_UID.fullmatch(member) for member in members):
-            raise CorruptStoreError(f"{self.describe()}: the set {self._docs!r} holds something that is not a uid")
+            where = self._docs if self._version == 1 else self._order
+            raise CorruptStoreError(f"{self.describe()}: {where!r} holds something that is not a uid")
         return [member.decode() for member in members]
 
     def stored_count(self) -> int:
         with self._mapped("cannot count documents"):
-            count: int = self._client.scard(self._docs)
+            count: int = self._client.scard(self._docs) if self._version == 1 else self._client.zcard(self._order)
         return count
+
+    def stored_items(self) -> Iterator[tuple[str, DocumentData]]:
+        """Every document in order, a batch of them per round trip (each document whole)."""
+        uids = self.stored_uids()
+        for start in range(0, len(uids), _BATCH):
+            batch = uids[start : start + _BATCH]
+            with self._mapped("cannot read"):
+                with self._client.pipeline(transaction=True) as pipe:
+                    size = 0
+                    for uid in batch:
+                        size = self._queue_read(pipe, uid)
+                    replies = pipe.execute()
+                documents = [self._document(uid, *replies[size * n : size * (n + 1)]) for n, uid in enumerate(batch)]
+            for uid, document in zip(batch, documents, strict=True):
+                if document is not None:  # deleted since the uids were listed
+                    yield uid, document
 
     # -- writing ----------------------------------------------------------------------------------
 
     def commit(self, cleared: bool, pending: Mapping[str, Pending | None]) -> None:
+        # One position per document and per value written: new ones take theirs, existing ones keep their own.
+        needed = sum(
+            1 + sum(value is not None for value in change.values.values())
+            for change in pending.values()
+            if change is not None
+        )
         with self._mapped("cannot sync"):
+            last = self._client.incrby(self._seq, needed) if needed else 0
+            positions = range(last - needed + 1, last + 1)
             for _ in range(_WATCH_ATTEMPTS):
                 with self._client.pipeline(transaction=True) as pipe:
                     try:
                         if cleared:
-                            pipe.watch(self._docs)  # type: ignore[no-untyped-call]
-                            stored = cast(set[bytes], pipe.smembers(self._docs))
+                            pipe.watch(self._order)  # type: ignore[no-untyped-call]
+                            stored = [uid.decode() for uid in cast(list[bytes], pipe.zrange(self._order, 0, -1))]
                             pipe.multi()
-                            pipe.delete(self._docs, *(self._doc(uid.decode()) for uid in stored))
-                        self._queue(pipe, pending)
+                            pipe.delete(self._order, *map(self._doc, stored), *map(self._pos, stored))
+                        self._queue(pipe, pending, iter(positions))
                         pipe.execute()
                         return
                     except rx.WatchError:
                         log.info("%s: the documents changed while emptying the store; trying again", self.describe())
-            raise rx.WatchError(f"{self._docs} changed during {_WATCH_ATTEMPTS} attempts")
+            raise rx.WatchError(f"{self._order} changed during {_WATCH_ATTEMPTS} attempts")
 
-    def _queue(self, pipe: Any, pending: Mapping[str, Pending | None]) -> None:
+    def _queue(self, pipe: Any, pending: Mapping[str, Pending | None], positions: Iterator[int]) -> None:
         """Queue the buffer's changes in a MULTI block: final states only, no reads."""
         for uid, change in pending.items():
-            key = self._doc(uid)
+            doc, pos = self._doc(uid), self._pos(uid)
             if change is None:
-                pipe.delete(key)
-                pipe.srem(self._docs, uid)
+                pipe.delete(doc, pos)
+                pipe.zrem(self._order, uid)
                 continue
+            pipe.zadd(self._order, {uid: next(positions)}, nx=True)  # a stored document keeps its place
             if change.replace:
-                pipe.delete(key)
+                pipe.delete(doc, pos)
             values = {k: v for k, v in change.values.items() if v is not None}
             if values:
-                pipe.hset(key, mapping=values)
+                pipe.hset(doc, mapping=values)
+                if change.replace:
+                    pipe.hset(pos, mapping={key: next(positions) for key in values})
+                else:
+                    for key in values:
+                        pipe.hsetnx(pos, key, next(positions))  # a stored key keeps its place
             removed = [k for k, v in change.values.items() if v is None]
             if removed and not change.replace:
-                pipe.hdel(key, *removed)
-            pipe.sadd(self._docs, uid)
+                pipe.hdel(doc, *removed)
+                pipe.hdel(pos, *removed)
 
     def close(self) -> None:
-        with self._mapped("cannot close"):
+        """Wait for the reads in progress, then close the connections; later reads raise StorageClosedError."""
+        if not self._gate.close():
+            return
+        try:
             self._client.close()
+        except rx.RedisError as exc:
+            raise self._error(exc, "cannot close") from exc
