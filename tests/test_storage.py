@@ -267,3 +267,14 @@ def test_copy_is_a_plain_snapshot_of_everything(store: Storage) -> None:
     del store[empty.uid]
     assert empty.uid not in store.copy()
     assert store == store.copy()
+
+
+def test_a_snapshot_is_found_by_hex_string(store: Storage) -> None:
+    doc = store.create({"a": b"1"})
+    hex_uid = str(doc.uid)
+    snapshot = store.copy()
+    assert snapshot[hex_uid] == {"a": b"1"}
+    assert hex_uid in snapshot
+    assert snapshot.get(hex_uid) == {"a": b"1"}
+    assert store == {hex_uid: {"a": b"1"}}
+    assert list(store) == [hex_uid]
