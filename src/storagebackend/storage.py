@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
 from types import TracebackType
-from typing import Any, NoReturn, overload
+from typing import Any, NoReturn, SupportsIndex, overload
 
 from storagebackend.backends.base import Backend, DocumentData
 from storagebackend.errors import (
@@ -49,7 +49,8 @@ class Storage(MutableMapping[UID, "Document"]):
     """A store of documents: a ``MutableMapping`` of :class:`UID` -> :class:`Document`.
 
     Made by :func:`storagebackend.open` or around a backend object. A context
-    manager: leaving the ``with`` block syncs and closes.
+    manager: leaving the ``with`` block syncs and closes. It is the one owner of
+    its backend's lock and connection, so it cannot be copied or pickled.
     """
 
     def __init__(self, backend: Backend, *, max_key_length: int = 32, max_value_size: int = 65536) -> None:
@@ -313,6 +314,12 @@ class Storage(MutableMapping[UID, "Document"]):
             self._backend = _Closed(f"{self._description}")  # type: ignore[assignment]
             backend.close()
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise TypeError(
+            f"{self!r} cannot be copied or pickled: it alone owns its lock and connection; "
+            "store.copy() gives a plain dict of every document"
+        )
+
     def __enter__(self) -> Storage:
         self._backend.flag  # noqa: B018  entering a closed store raises StorageClosedError
         return self
@@ -343,6 +350,12 @@ class Document(MutableMapping[str, bytes]):
 
     def __repr__(self) -> str:
         return f"<Document {self._hex} of {self._storage!r}>"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise TypeError(
+            "a Document view cannot be copied or pickled (it belongs to its open store): "
+            f"dict(doc) or doc.copy() gives a plain dict of document {self._hex}"
+        )
 
     def _missing(self) -> DocumentNotFoundError:
         return self._storage._missing(self._hex)
