@@ -16,12 +16,11 @@ from typing import Any, NoReturn, SupportsIndex, overload
 from storagebackend.backends.base import Backend, DocumentData
 from storagebackend.errors import (
     DocumentNotFoundError,
-    InvalidValueTypeError,
     ReadOnlyError,
     StorageClosedError,
 )
 from storagebackend.uid import UID, uid_hex
-from storagebackend.validation import Limits
+from storagebackend.validation import Limits, update_pairs
 
 __all__ = ["Document", "Storage"]
 
@@ -213,17 +212,17 @@ class Storage(MutableMapping[UID, "Document"]):
             return _view(self, hex_uid)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
-        """Create or replace several documents; one invalid pair changes nothing."""
+        """Create or replace several documents, from what ``dict.update`` accepts; one invalid pair changes nothing.
+
+        Raises InvalidUIDError, InvalidKeyError or InvalidValueError (also for an
+        ``other`` that is neither a mapping nor an iterable of pairs).
+        """
         with self._lock:
             backend = self._writer()
-            items: Iterable[Any] = other.items() if isinstance(other, Mapping) else other
             checked: list[tuple[str, DocumentData]] = []
-            for item in (*items, *kwargs.items()):
-                try:
-                    uid, document = item
-                except (TypeError, ValueError):
-                    raise InvalidValueTypeError(f"update() expects (uid, document) pairs, got {item!r}") from None
-                checked.append((uid_hex(uid), self._limits.check_document(document)))
+            for pairs in (update_pairs(other, "update() argument"), kwargs.items()):
+                for uid, document in pairs:
+                    checked.append((uid_hex(uid), self._limits.check_document(document)))
             for hex_uid, document in checked:
                 backend.write_document(hex_uid, document)
 
@@ -485,7 +484,11 @@ class Document(MutableMapping[str, bytes]):
             return self._storage._limits.check_value(default)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
-        """Set several values; one invalid pair changes nothing."""
+        """Set several values, from what ``dict.update`` accepts; one invalid pair changes nothing.
+
+        Raises InvalidKeyError or InvalidValueError (also for an ``other`` that is
+        neither a mapping nor an iterable of pairs).
+        """
         with self._storage._lock:
             backend = self._writer()
             limits = self._storage._limits
