@@ -20,7 +20,7 @@ from storagebackend.errors import (
     StorageClosedError,
 )
 from storagebackend.uid import UID, uid_hex
-from storagebackend.validation import Limits, update_pairs
+from storagebackend.validation import Limits, any_key, update_pairs
 
 __all__ = ["Document", "Storage"]
 
@@ -251,13 +251,16 @@ class Storage(MutableMapping[UID, "Document"]):
             backend.write_value(hex_uid, limits.check_key(key), limits.check_value(data))
 
     def get_value(self, uid: UID | str, key: str, default: Any = None) -> Any:
-        """Return one value, or ``default`` when the key or the document is missing."""
+        """Return one value, or ``default`` when the key or the document is missing.
+
+        Any key a store can hold is looked up, even one longer than this opener's limit.
+        """
         backend = self._backend
         if type(uid) is UID and type(key) is str and key in self._known_keys:
             value = backend.read_value(uid._hex, key)
         else:
             read_value = backend.read_value  # a closed store says so before the uid or key is judged
-            value = read_value(uid_hex(uid), self._limits.check_key(key))
+            value = read_value(uid_hex(uid), any_key(key))
         return default if value is None else value
 
     def get_document(self, uid: UID | str) -> dict[str, bytes]:
@@ -270,10 +273,10 @@ class Storage(MutableMapping[UID, "Document"]):
         return document
 
     def delete(self, uid: UID | str, key: str) -> bool:
-        """Remove one key; True if it was there (no error if missing)."""
+        """Remove one key (any key a store can hold); True if it was there (no error if missing)."""
         with self._lock:
             backend = self._writer()
-            return backend.delete_value(uid_hex(uid), self._limits.check_key(key))
+            return backend.delete_value(uid_hex(uid), any_key(key))
 
     def delete_document(self, uid: UID | str) -> bool:
         """Remove a document; True if it was there (no error if missing)."""
@@ -371,7 +374,7 @@ class Document(MutableMapping[str, bytes]):
             value = storage._backend.read_value(self._hex, key)
         else:
             read_value = storage._backend.read_value  # a closed store says so before the key is judged
-            value = read_value(self._hex, storage._limits.new_key(key))
+            value = read_value(self._hex, any_key(key))
         if value is not None:
             return value
         if not storage._backend.has_document(self._hex):
@@ -390,7 +393,7 @@ class Document(MutableMapping[str, bytes]):
     def __contains__(self, key: object) -> bool:
         storage = self._storage
         read_value = storage._backend.read_value
-        if read_value(self._hex, storage._limits.check_key(key)) is not None:
+        if read_value(self._hex, any_key(key)) is not None:
             return True
         if not storage._backend.has_document(self._hex):
             raise self._missing()
@@ -405,7 +408,7 @@ class Document(MutableMapping[str, bytes]):
     def __delitem__(self, key: str) -> None:
         with self._storage._lock:
             backend = self._writer()
-            key = self._storage._limits.check_key(key)
+            key = any_key(key)
             if not backend.delete_value(self._hex, key):
                 raise KeyError(key)
 
@@ -454,7 +457,7 @@ class Document(MutableMapping[str, bytes]):
         """Remove ``key`` and return its value (or ``default`` if it is missing)."""
         with self._storage._lock:
             backend = self._writer()
-            key = self._storage._limits.check_key(key)
+            key = any_key(key)
             value = backend.read_value(self._hex, key)
             if value is None:
                 if default is _MISSING:

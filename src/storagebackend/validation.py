@@ -1,7 +1,9 @@
 """What is a valid key, value and document (section 6 of the contract).
 
 Storage calls these before anything changes, so backends only ever see valid,
-normalised input: keys as ``str`` and values as ``bytes``.
+normalised input: keys as ``str`` and values as ``bytes``. The limits of a store
+restrict what is written; a read or a delete only refuses a key that no store
+can hold (``any_key``), so what was written with higher limits stays readable.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from storagebackend.errors import (
     InvalidValueTypeError,
 )
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "update_pairs"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "any_key", "update_pairs"]
 
 #: How many distinct valid keys a Limits remembers; an application uses a handful.
 _KNOWN_KEYS_MAX: Final = 4096
@@ -26,6 +28,23 @@ _KNOWN_KEYS_MAX: Final = 4096
 def _shown(key: str) -> str:
     """A key as it appears in a message: its repr, shortened if long."""
     return repr(key) if len(key) <= 60 else repr(key[:57]) + "..."
+
+
+def any_key(key: object) -> str:
+    """Return ``key`` (as ``str``) if some store could hold it: a non-empty printable str of any length.
+
+    The check of reads and deletes, which no limit restricts. Raises InvalidKeyError
+    (also a TypeError for a key that is not a str).
+    """
+    if type(key) is str and key and key.isprintable():
+        return key
+    if not isinstance(key, str):
+        raise InvalidKeyTypeError(f"invalid key {key!r}: keys must be str, not {type(key).__name__}")
+    if not key:
+        raise InvalidKeyError("invalid key '': keys must have at least 1 character")
+    if not key.isprintable():
+        raise InvalidKeyError(f"invalid key {_shown(key)}: keys may only hold printable characters")
+    return str(key)
 
 
 def update_pairs(source: object, what: str) -> Iterable[tuple[Any, Any]]:
@@ -77,7 +96,7 @@ class Limits:
                 raise ValueError(f"{name} must be a positive int, got {limit!r}")
 
     def check_key(self, key: object) -> str:
-        """Return ``key`` if it is a valid key, else raise InvalidKeyError."""
+        """Return ``key`` if it may be written (valid and within the limit), else raise InvalidKeyError."""
         if type(key) is str and key in self.known_keys:
             return key
         return self.new_key(key)
@@ -92,17 +111,12 @@ class Limits:
 
     def bad_key(self, key: object) -> str:
         """The slow path of check_key: raise InvalidKeyError saying what is wrong (or return a str subclass as str)."""
-        if not isinstance(key, str):
-            raise InvalidKeyTypeError(f"invalid key {key!r}: keys must be str, not {type(key).__name__}")
-        if not key:
-            raise InvalidKeyError("invalid key '': keys must have at least 1 character")
+        key = any_key(key)
         if len(key) > self.max_key_length:
             raise InvalidKeyError(
                 f"invalid key {_shown(key)}: {len(key)} characters, at most {self.max_key_length} allowed"
             )
-        if not key.isprintable():
-            raise InvalidKeyError(f"invalid key {_shown(key)}: keys may only hold printable characters")
-        return str(key)
+        return key
 
     def check_value(self, value: object) -> bytes:
         """Return ``value`` as ``bytes`` if valid, else raise InvalidValueError."""
