@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
 from types import TracebackType
 from typing import Any, NoReturn, SupportsIndex, overload
@@ -49,7 +50,8 @@ class Storage(MutableMapping[UID, "Document"]):
 
     Made by :func:`storagebackend.open` or around a backend object. A context
     manager: leaving the ``with`` block syncs and closes. It is the one owner of
-    its backend's lock and connection, so it cannot be copied or pickled.
+    its backend's lock and connection, so it cannot be copied or pickled; one
+    garbage-collected while open is closed then, like a ``shelve``.
     """
 
     def __init__(self, backend: Backend, *, max_key_length: int = 32, max_value_size: int = 65536) -> None:
@@ -57,12 +59,12 @@ class Storage(MutableMapping[UID, "Document"]):
             raise TypeError(f"Storage needs a Backend, got {type(backend).__name__}")
         self._limits = Limits(max_key_length, max_value_size)
         self._known_keys = self._limits.known_keys  # the read paths' first check of a key
-        self._backend: Backend = backend
         self._description = backend.describe()
         self._read_only = backend.read_only
-        self._open_backend = backend
         # Writes, sync, discard and close take this lock; reads take none (see README, Threads).
         self._lock = threading.RLock()
+        self._backend: Backend = backend
+        self._open_backend = backend  # last: from here on the store owns the backend (see __del__)
 
     # -- properties ------------------------------------------------------------------
 
@@ -311,10 +313,35 @@ class Storage(MutableMapping[UID, "Document"]):
         with self._lock:
             if self.closed:
                 return
-            backend = self._backend
-            backend.sync()
-            self._backend = _Closed(f"{self._description}")  # type: ignore[assignment]
-            backend.close()
+            self._backend.sync()
+            self._release()
+
+    def _release(self) -> None:
+        """Close the backend without a sync; from here on the store is closed."""
+        backend = self._backend
+        self._backend = _Closed(self._description)  # type: ignore[assignment]
+        backend.close()
+
+    def __del__(self) -> None:
+        """Close a store dropped while open, as ``shelve`` does: sync, release, and warn that close() was missing.
+
+        Nothing can be raised from here: a failed sync is logged (its message only:
+        a driver's error behind it might show a connection string), and the backend
+        is released all the same.
+        """
+        if "_open_backend" not in vars(self) or self.closed:
+            return  # __init__ raised (the backend is still its caller's), or closed already
+        try:
+            warnings.warn(f"{self!r} was not closed; closing it now", ResourceWarning, source=self, stacklevel=2)
+        finally:
+            try:
+                self.close()
+            except Exception as exc:
+                log.error("%s was not closed, and its final sync failed (changes lost): %s", self._description, exc)
+                try:
+                    self._release()
+                except Exception as again:
+                    log.error("%s was not closed, and could not be released: %s", self._description, again)
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
         raise TypeError(
