@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import MutableMapping
 
 import pytest
@@ -145,3 +147,12 @@ def test_store_items_and_values_are_views_of_every_document(store: Storage) -> N
         doc["seen"] = b"y"  # each is a live view of its document
         assert store.get_value(uid, "seen") == b"y"
     assert (first.uid, store[first.uid]) in store.items()
+
+
+def test_a_view_cannot_be_copied_or_pickled(store: Storage) -> None:
+    doc = store.create({"a": b"1"})
+    for duplicate in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match=r"dict\(doc\)"):
+            duplicate(doc)
+    assert dict(doc) == doc.copy() == {"a": b"1"}  # what to use instead
+    assert pickle.loads(pickle.dumps(dict(doc))) == {"a": b"1"}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import copy
+import pickle
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
 
 import pytest
 
@@ -267,3 +270,43 @@ def test_copy_is_a_plain_snapshot_of_everything(store: Storage) -> None:
     del store[empty.uid]
     assert empty.uid not in store.copy()
     assert store == store.copy()
+
+
+def test_a_snapshot_is_found_by_hex_string(store: Storage) -> None:
+    doc = store.create({"a": b"1"})
+    hex_uid = str(doc.uid)
+    snapshot = store.copy()
+    assert snapshot[hex_uid] == {"a": b"1"}
+    assert hex_uid in snapshot
+    assert snapshot.get(hex_uid) == {"a": b"1"}
+    assert store == {hex_uid: {"a": b"1"}}
+    assert list(store) == [hex_uid]
+
+
+DUPLICATES: dict[str, Callable[[object], object]] = {
+    "copy": copy.copy,
+    "deepcopy": copy.deepcopy,
+    **{
+        f"pickle{protocol}": lambda value, protocol=protocol: pickle.dumps(value, protocol)
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1)
+    },
+}
+
+
+@pytest.mark.parametrize("duplicate", DUPLICATES.values(), ids=DUPLICATES.keys())
+def test_a_store_cannot_be_copied_or_pickled(duplicate: Callable[[object], object], tmp_path: Path) -> None:
+    # A copy would be a second owner of the lock and connection: closing it would free
+    # the lock (or close SQLite's connection) under the original.
+    for url in (str(tmp_path / "notes.json"), f"sqlite:///{tmp_path}/notes.db", "memory://"):
+        with sb.open(url) as store:
+            doc = store.create({"a": b"1"})
+            with pytest.raises(TypeError, match=r"store\.copy\(\)"):
+                duplicate(store)
+            doc["b"] = b"2"  # the store is untouched and still works
+            store.sync()
+            if url.endswith(".json"):
+                with pytest.raises(sb.StorageLockedError):
+                    sb.open(url, lock_timeout=0)  # its lock is still held
+        if url != "memory://":
+            with sb.open(url, flag="r") as again:
+                assert again[doc.uid] == {"a": b"1", "b": b"2"}

@@ -76,7 +76,6 @@ def test_immutable_hashable_ordered() -> None:
     assert hash(UID(HEX)) == hash(UID(str(uuid.UUID(hex=HEX))))
     with pytest.raises(AttributeError):
         low._hex = "1" * 32  # type: ignore[misc]
-    assert UID(HEX) != HEX  # like uuid.UUID, a UID is not equal to its text
 
 
 def test_str_repr_copy_pickle() -> None:
@@ -86,3 +85,31 @@ def test_str_repr_copy_pickle() -> None:
     assert eval(repr(uid), {"UID": UID}) == uid
     assert pickle.loads(pickle.dumps(uid)) == uid
     assert copy.deepcopy(uid) == uid
+
+
+def test_a_uid_equals_its_lower_case_hex_string() -> None:
+    uid = UID(HEX)
+    assert uid == HEX
+    assert HEX == uid  # noqa: SIM300  str.__eq__ defers to UID.__eq__
+    assert not uid != HEX  # noqa: SIM202  != must agree with ==
+    assert hash(uid) == hash(HEX)
+    assert {uid: 1}[HEX] == 1 and {HEX: 1}[uid] == 1
+    assert {uid, HEX} == {uid}
+    assert UID.new() != HEX
+    assert UID(HEX.upper()) == HEX  # UID() normalises other spellings
+
+
+@pytest.mark.parametrize(
+    "other",
+    [HEX.upper(), str(uuid.UUID(hex=HEX)), " " + HEX, HEX.encode(), uuid.UUID(hex=HEX), int(HEX, 16)],
+    ids=["upper", "hyphenated", "space", "bytes", "uuid", "int"],
+)
+def test_a_uid_equals_no_other_spelling(other: object) -> None:
+    # Equal objects must hash alike, and a UID hashes like its lower-case digits:
+    # other spellings are accepted by UID() and every store method, never by ==.
+    assert UID(HEX) != other and other != UID(HEX)
+
+
+def test_ordering_against_a_str_stays_refused() -> None:
+    with pytest.raises(TypeError):
+        UID(HEX) < HEX  # type: ignore[operator]  # noqa: B015

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
 from types import TracebackType
-from typing import Any, NoReturn, overload
+from typing import Any, NoReturn, SupportsIndex, overload
 
 from storagebackend.backends.base import Backend, DocumentData
 from storagebackend.errors import (
     DocumentNotFoundError,
-    InvalidValueTypeError,
     ReadOnlyError,
     StorageClosedError,
 )
 from storagebackend.uid import UID, uid_hex
-from storagebackend.validation import Limits
+from storagebackend.validation import Limits, any_key, update_pairs
 
 __all__ = ["Document", "Storage"]
 
@@ -49,7 +49,9 @@ class Storage(MutableMapping[UID, "Document"]):
     """A store of documents: a ``MutableMapping`` of :class:`UID` -> :class:`Document`.
 
     Made by :func:`storagebackend.open` or around a backend object. A context
-    manager: leaving the ``with`` block syncs and closes.
+    manager: leaving the ``with`` block syncs and closes. It is the one owner of
+    its backend's lock and connection, so it cannot be copied or pickled; one
+    garbage-collected while open is closed then, like a ``shelve``.
     """
 
     def __init__(self, backend: Backend, *, max_key_length: int = 32, max_value_size: int = 65536) -> None:
@@ -57,12 +59,12 @@ class Storage(MutableMapping[UID, "Document"]):
             raise TypeError(f"Storage needs a Backend, got {type(backend).__name__}")
         self._limits = Limits(max_key_length, max_value_size)
         self._known_keys = self._limits.known_keys  # the read paths' first check of a key
-        self._backend: Backend = backend
         self._description = backend.describe()
         self._read_only = backend.read_only
-        self._open_backend = backend
         # Writes, sync, discard and close take this lock; reads take none (see README, Threads).
         self._lock = threading.RLock()
+        self._backend: Backend = backend
+        self._open_backend = backend  # last: from here on the store owns the backend (see __del__)
 
     # -- properties ------------------------------------------------------------------
 
@@ -212,17 +214,17 @@ class Storage(MutableMapping[UID, "Document"]):
             return _view(self, hex_uid)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
-        """Create or replace several documents; one invalid pair changes nothing."""
+        """Create or replace several documents, from what ``dict.update`` accepts; one invalid pair changes nothing.
+
+        Raises InvalidUIDError, InvalidKeyError or InvalidValueError (also for an
+        ``other`` that is neither a mapping nor an iterable of pairs).
+        """
         with self._lock:
             backend = self._writer()
-            items: Iterable[Any] = other.items() if isinstance(other, Mapping) else other
             checked: list[tuple[str, DocumentData]] = []
-            for item in (*items, *kwargs.items()):
-                try:
-                    uid, document = item
-                except (TypeError, ValueError):
-                    raise InvalidValueTypeError(f"update() expects (uid, document) pairs, got {item!r}") from None
-                checked.append((uid_hex(uid), self._limits.check_document(document)))
+            for pairs in (update_pairs(other, "update() argument"), kwargs.items()):
+                for uid, document in pairs:
+                    checked.append((uid_hex(uid), self._limits.check_document(document)))
             for hex_uid, document in checked:
                 backend.write_document(hex_uid, document)
 
@@ -251,13 +253,16 @@ class Storage(MutableMapping[UID, "Document"]):
             backend.write_value(hex_uid, limits.check_key(key), limits.check_value(data))
 
     def get_value(self, uid: UID | str, key: str, default: Any = None) -> Any:
-        """Return one value, or ``default`` when the key or the document is missing."""
+        """Return one value, or ``default`` when the key or the document is missing.
+
+        Any key a store can hold is looked up, even one longer than this opener's limit.
+        """
         backend = self._backend
         if type(uid) is UID and type(key) is str and key in self._known_keys:
             value = backend.read_value(uid._hex, key)
         else:
             read_value = backend.read_value  # a closed store says so before the uid or key is judged
-            value = read_value(uid_hex(uid), self._limits.check_key(key))
+            value = read_value(uid_hex(uid), any_key(key))
         return default if value is None else value
 
     def get_document(self, uid: UID | str) -> dict[str, bytes]:
@@ -270,10 +275,10 @@ class Storage(MutableMapping[UID, "Document"]):
         return document
 
     def delete(self, uid: UID | str, key: str) -> bool:
-        """Remove one key; True if it was there (no error if missing)."""
+        """Remove one key (any key a store can hold); True if it was there (no error if missing)."""
         with self._lock:
             backend = self._writer()
-            return backend.delete_value(uid_hex(uid), self._limits.check_key(key))
+            return backend.delete_value(uid_hex(uid), any_key(key))
 
     def delete_document(self, uid: UID | str) -> bool:
         """Remove a document; True if it was there (no error if missing)."""
@@ -308,10 +313,41 @@ class Storage(MutableMapping[UID, "Document"]):
         with self._lock:
             if self.closed:
                 return
-            backend = self._backend
-            backend.sync()
-            self._backend = _Closed(f"{self._description}")  # type: ignore[assignment]
-            backend.close()
+            self._backend.sync()
+            self._release()
+
+    def _release(self) -> None:
+        """Close the backend without a sync; from here on the store is closed."""
+        backend = self._backend
+        self._backend = _Closed(self._description)  # type: ignore[assignment]
+        backend.close()
+
+    def __del__(self) -> None:
+        """Close a store dropped while open, as ``shelve`` does: sync, release, and warn that close() was missing.
+
+        Nothing can be raised from here: a failed sync is logged (its message only:
+        a driver's error behind it might show a connection string), and the backend
+        is released all the same.
+        """
+        if "_open_backend" not in vars(self) or self.closed:
+            return  # __init__ raised (the backend is still its caller's), or closed already
+        try:
+            warnings.warn(f"{self!r} was not closed; closing it now", ResourceWarning, source=self, stacklevel=2)
+        finally:
+            try:
+                self.close()
+            except Exception as exc:
+                log.error("%s was not closed, and its final sync failed (changes lost): %s", self._description, exc)
+                try:
+                    self._release()
+                except Exception as again:
+                    log.error("%s was not closed, and could not be released: %s", self._description, again)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise TypeError(
+            f"{self!r} cannot be copied or pickled: it alone owns its lock and connection; "
+            "store.copy() gives a plain dict of every document"
+        )
 
     def __enter__(self) -> Storage:
         self._backend.flag  # noqa: B018  entering a closed store raises StorageClosedError
@@ -344,6 +380,12 @@ class Document(MutableMapping[str, bytes]):
     def __repr__(self) -> str:
         return f"<Document {self._hex} of {self._storage!r}>"
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise TypeError(
+            "a Document view cannot be copied or pickled (it belongs to its open store): "
+            f"dict(doc) or doc.copy() gives a plain dict of document {self._hex}"
+        )
+
     def _missing(self) -> DocumentNotFoundError:
         return self._storage._missing(self._hex)
 
@@ -359,7 +401,7 @@ class Document(MutableMapping[str, bytes]):
             value = storage._backend.read_value(self._hex, key)
         else:
             read_value = storage._backend.read_value  # a closed store says so before the key is judged
-            value = read_value(self._hex, storage._limits.new_key(key))
+            value = read_value(self._hex, any_key(key))
         if value is not None:
             return value
         if not storage._backend.has_document(self._hex):
@@ -378,7 +420,7 @@ class Document(MutableMapping[str, bytes]):
     def __contains__(self, key: object) -> bool:
         storage = self._storage
         read_value = storage._backend.read_value
-        if read_value(self._hex, storage._limits.check_key(key)) is not None:
+        if read_value(self._hex, any_key(key)) is not None:
             return True
         if not storage._backend.has_document(self._hex):
             raise self._missing()
@@ -393,7 +435,7 @@ class Document(MutableMapping[str, bytes]):
     def __delitem__(self, key: str) -> None:
         with self._storage._lock:
             backend = self._writer()
-            key = self._storage._limits.check_key(key)
+            key = any_key(key)
             if not backend.delete_value(self._hex, key):
                 raise KeyError(key)
 
@@ -442,7 +484,7 @@ class Document(MutableMapping[str, bytes]):
         """Remove ``key`` and return its value (or ``default`` if it is missing)."""
         with self._storage._lock:
             backend = self._writer()
-            key = self._storage._limits.check_key(key)
+            key = any_key(key)
             value = backend.read_value(self._hex, key)
             if value is None:
                 if default is _MISSING:
@@ -472,7 +514,11 @@ class Document(MutableMapping[str, bytes]):
             return self._storage._limits.check_value(default)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
-        """Set several values; one invalid pair changes nothing."""
+        """Set several values, from what ``dict.update`` accepts; one invalid pair changes nothing.
+
+        Raises InvalidKeyError or InvalidValueError (also for an ``other`` that is
+        neither a mapping nor an iterable of pairs).
+        """
         with self._storage._lock:
             backend = self._writer()
             limits = self._storage._limits

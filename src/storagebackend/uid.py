@@ -43,7 +43,8 @@ class UID:
 
     ``UID.new()`` makes a random one (uuid4); ``UID(text)`` accepts 32 hex
     digits in any case or the hyphenated uuid form; ``UID(uuid.UUID(...))``
-    works too. ``str(uid)`` is the 32 lower-case hex digits.
+    works too. ``str(uid)`` is the 32 lower-case hex digits, and a UID equals that
+    string and hashes like it, so a dict keyed by UIDs finds it.
     """
 
     __slots__ = ("_hex",)
@@ -97,8 +98,15 @@ class UID:
         return hash(self._hex)
 
     def __eq__(self, other: object) -> bool:
+        """Equal to a UID of the same id, or to its own 32 lower-case hex digits as a ``str``.
+
+        Only that exact spelling: equal objects must hash alike, and a UID hashes like
+        its lower-case digits, so ``UID(h) == h.upper()`` is False (``UID(h.upper())`` matches).
+        """
         if isinstance(other, UID):
             return self._hex == other._hex
+        if isinstance(other, str):
+            return self._hex == other
         return NotImplemented
 
     def __lt__(self, other: object) -> bool:

@@ -1,7 +1,9 @@
 """What is a valid key, value and document (section 6 of the contract).
 
 Storage calls these before anything changes, so backends only ever see valid,
-normalised input: keys as ``str`` and values as ``bytes``.
+normalised input: keys as ``str`` and values as ``bytes``. The limits of a store
+restrict what is written; a read or a delete only refuses a key that no store
+can hold (``any_key``), so what was written with higher limits stays readable.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from storagebackend.errors import (
     InvalidValueTypeError,
 )
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "any_key", "update_pairs"]
 
 #: How many distinct valid keys a Limits remembers; an application uses a handful.
 _KNOWN_KEYS_MAX: Final = 4096
@@ -26,6 +28,55 @@ _KNOWN_KEYS_MAX: Final = 4096
 def _shown(key: str) -> str:
     """A key as it appears in a message: its repr, shortened if long."""
     return repr(key) if len(key) <= 60 else repr(key[:57]) + "..."
+
+
+def any_key(key: object) -> str:
+    """Return ``key`` (as ``str``) if some store could hold it: a non-empty printable str of any length.
+
+    The check of reads and deletes, which no limit restricts. Raises InvalidKeyError
+    (also a TypeError for a key that is not a str).
+    """
+    if type(key) is str and key and key.isprintable():
+        return key
+    if not isinstance(key, str):
+        raise InvalidKeyTypeError(f"invalid key {key!r}: keys must be str, not {type(key).__name__}")
+    if not key:
+        raise InvalidKeyError("invalid key '': keys must have at least 1 character")
+    if not key.isprintable():
+        raise InvalidKeyError(f"invalid key {_shown(key)}: keys may only hold printable characters")
+    return str(key)
+
+
+def update_pairs(source: object, what: str) -> Iterable[tuple[Any, Any]]:
+    """The (key, value) pairs of ``source``, read as ``dict.update`` reads its argument.
+
+    A mapping gives its items; another object with ``keys()`` gives ``(k, source[k])``
+    for each of its keys; any other iterable (but str and bytes-likes) must yield
+    pairs. Anything else raises InvalidValueError naming its type at once, so an
+    object that only has ``__getitem__`` is never walked as an endless sequence.
+    """
+    if type(source) is dict or isinstance(source, Mapping):
+        return source.items()
+    if hasattr(source, "keys"):
+        keys = source.keys()
+        return ((key, source[key]) for key in keys)  # type: ignore[index]
+    if isinstance(source, Iterable) and not isinstance(source, (str, bytes, bytearray, memoryview)):
+        return (_pair(item, number, what) for number, item in enumerate(source))
+    raise InvalidValueTypeError(
+        f"invalid {what} of type {type(source).__name__}: expected a mapping, an object with keys() "
+        "and __getitem__, or an iterable of pairs"
+    )
+
+
+def _pair(item: Any, number: int, what: str) -> tuple[Any, Any]:
+    """One element of an iterable given to update: exactly two items, else InvalidValueError."""
+    try:
+        key, value = item
+    except (TypeError, ValueError):
+        raise InvalidValueTypeError(
+            f"invalid {what}: element #{number} is not a pair (two items): {item!r:.80}"
+        ) from None
+    return key, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +96,7 @@ class Limits:
                 raise ValueError(f"{name} must be a positive int, got {limit!r}")
 
     def check_key(self, key: object) -> str:
-        """Return ``key`` if it is a valid key, else raise InvalidKeyError."""
+        """Return ``key`` if it may be written (valid and within the limit), else raise InvalidKeyError."""
         if type(key) is str and key in self.known_keys:
             return key
         return self.new_key(key)
@@ -60,17 +111,12 @@ class Limits:
 
     def bad_key(self, key: object) -> str:
         """The slow path of check_key: raise InvalidKeyError saying what is wrong (or return a str subclass as str)."""
-        if not isinstance(key, str):
-            raise InvalidKeyTypeError(f"invalid key {key!r}: keys must be str, not {type(key).__name__}")
-        if not key:
-            raise InvalidKeyError("invalid key '': keys must have at least 1 character")
+        key = any_key(key)
         if len(key) > self.max_key_length:
             raise InvalidKeyError(
                 f"invalid key {_shown(key)}: {len(key)} characters, at most {self.max_key_length} allowed"
             )
-        if not key.isprintable():
-            raise InvalidKeyError(f"invalid key {_shown(key)}: keys may only hold printable characters")
-        return str(key)
+        return key
 
     def check_value(self, value: object) -> bytes:
         """Return ``value`` as ``bytes`` if valid, else raise InvalidValueError."""
@@ -101,30 +147,17 @@ class Limits:
         return data
 
     def check_document(self, pairs: object) -> dict[str, bytes]:
-        """Return a validated copy of a mapping (or iterable of pairs) of key -> value.
+        """Return a validated copy of a document to write: what ``dict.update`` accepts (see update_pairs).
 
         The whole input is checked before anything is returned, so a bulk write
         with one bad pair changes nothing. Raises InvalidKeyError or
         InvalidValueError naming the bad pair.
         """
-        if type(pairs) is dict or isinstance(pairs, Mapping):
-            items: Iterable[Any] = pairs.items()
-        elif isinstance(pairs, (str, bytes, bytearray, memoryview)) or not isinstance(pairs, Iterable):
-            raise InvalidValueTypeError(
-                f"invalid document of type {type(pairs).__name__}: expected a mapping of str keys to bytes values"
-            )
-        else:
-            items = pairs
         # The checks of check_key and check_value, inlined: this loop runs for every pair written in bulk.
         known, max_value = self.known_keys, self.max_value_size
         document: dict[str, bytes] = {}
-        for item in items:
-            try:
-                key, value = item
-            except (TypeError, ValueError):
-                raise InvalidValueTypeError(f"invalid document: expected (key, value) pairs, got {item!r}") from None
-            if type(key) is not str or key not in known:
-                key = self.new_key(key)
+        for given_key, value in update_pairs(pairs, "document"):
+            key = given_key if type(given_key) is str and given_key in known else self.new_key(given_key)
             if type(value) is bytes and len(value) <= max_value:
                 document[key] = value
                 continue

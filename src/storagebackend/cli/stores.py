@@ -55,7 +55,13 @@ def opened(url: str, flag: str, options: dict[str, Any]) -> Iterator[Storage]:
     except BaseException:
         abandon(store)
         raise
-    store.close()
+    try:
+        store.close()
+    except BaseException:
+        # A failed close leaves the store open with its changes (API.md 2): drop them, so that
+        # neither a later garbage-collection close nor anything else writes what the user was told failed.
+        abandon(store)
+        raise
 
 
 def abandon(store: Storage) -> None:
