@@ -127,7 +127,7 @@ def test_a_dropped_store_whose_sync_fails_logs_the_error_and_is_released(
     [record] = [r for r in caplog.records if r.name == "storagebackend.storage"]
     assert record.levelno == logging.ERROR
     assert "final sync failed" in record.getMessage()
-    assert ("replace of" if kind == "json" else "locked") in record.getMessage()  # the error itself
+    assert ("nothing was overwritten" if kind == "json" else "locked") in record.getMessage()  # the error itself
     if other is not None:
         other.execute("COMMIT")
         other.close()
