@@ -86,11 +86,11 @@ class StorageLockedError(StorageError, TimeoutError):
 
 
 class ConflictError(StorageError):
-    """The remote store changed since it was loaded; nothing was overwritten."""
+    """The file changed since this store read or wrote it (another writer, a hand edit); nothing was overwritten."""
 
 
 class ReadOnlyError(StorageError, PermissionError):
-    """A write was attempted on a store opened with flag ``"r"``."""
+    """A write on a store opened with flag ``"r"``, or a writable open of a file the user may not write."""
 
 
 class StorageClosedError(StorageError, ValueError):
