@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import _common
 
-_common.load("tomllib", "tomli_w")
+_common.load("tomllib")
 CODEC = _common.codec("toml")
 
 

@@ -1,7 +1,8 @@
 """Write the seed corpora in fuzz/corpus/ (committed; run again only to change them).
 
 Seeds are small valid inputs: stores of each codec (empty, text, binary, tricky
-keys), a SQLite store, and URLs of every scheme. The fuzzers mutate from there.
+keys) as written now and as the first release wrote them (format version 1, no
+end line), a SQLite store, and URLs of every scheme. The fuzzers mutate from there.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ STORES: list[dict[str, dict[str, bytes]]] = [
         U2: {"empty": b"", "nul": b"\x00", "yes": b"yes", "num": b"1e3", "date": b"2026-11-27", "tab": b"\t\\"},
     },
 ]
+# Files of the first release (format version 1): the text codecs still read them.
+VERSION_1: dict[str, bytes] = {
+    "json": f'{{"format": "storagebackend", "version": 1, "documents": {{\n"{U1}": {{"Title": "Hello world", '
+    '"blob": {"base64": "3q2+7w=="}}\n}}\n'.encode(),
+    "yaml": f"format: storagebackend\nversion: 1\ndocuments:\n  {U1}:\n    Title: Hello world\n"
+    "    blob: !!binary |\n      3q2+7w==\n".encode(),
+    "toml": f'format = "storagebackend"\nversion = 1\n\n[documents]\n\n[documents.{U1}]\nTitle = "Hello world"\n\n'
+    f'[documents.{U1}.blob]\nbase64 = "3q2+7w=="\n'.encode(),
+    "ini": f"[storagebackend]\nformat = storagebackend\nversion = 1\n\n[{U1}]\n\\title = Hello world\n"
+    "blob = base64:3q2+7w==\n".encode(),
+}
 URLS = [
     "notes.json",
     "s.json",
@@ -80,6 +92,9 @@ def main() -> None:
             data = codec.encode(documents)
             _write(f"decode_{name}", data)
             _write("open_file", bytes([kind]) + data)
+        if name in VERSION_1:
+            _write(f"decode_{name}", VERSION_1[name])
+            _write("open_file", bytes([kind]) + VERSION_1[name])
     _write("open_file", bytes([len(CODECS)]) + _sqlite_file(STORES[2]))
     for url in URLS:
         for flag in (0, 1):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import _common
 
-_common.load("tomllib", "tomli_w", "configparser", "ruamel", "msgpack")
+_common.load("tomllib", "configparser", "ruamel", "msgpack")
 import storagebackend as sb
 from storagebackend.errors import CorruptStoreError, StorageError
 

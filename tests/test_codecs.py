@@ -38,6 +38,9 @@ FEWER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCh
 
 U1 = "6f1c4e4a9e8b4c0f8a3b2d1e0f9a8b7c"
 U2 = "0123456789abcdef0123456789abcdef"
+TEXT_CODECS = ["json", "yaml", PURE_YAML, "toml", "ini"]
+#: The format version each codec writes: the text codecs' files end with an end line since version 2.
+WRITTEN_VERSION = {"json": 2, "yaml": 2, "toml": 2, "ini": 2, "msgpack": 1}
 
 
 def make(name: str) -> Codec:
@@ -62,13 +65,13 @@ def _tagged(value: object) -> bytes:
 
 def _json(data: bytes) -> dict[str, dict[str, bytes]]:
     top = json.loads(data)
-    assert (top["format"], top["version"]) == ("storagebackend", 1)
+    assert (top["format"], top["version"]) == ("storagebackend", WRITTEN_VERSION["json"])
     return {uid: {k: _tagged(v) for k, v in doc.items()} for uid, doc in top["documents"].items()}
 
 
 def _msgpack(data: bytes) -> dict[str, dict[str, bytes]]:
     top = msgpack.unpackb(data, raw=False)
-    assert (top["format"], top["version"]) == ("storagebackend", 1)
+    assert (top["format"], top["version"]) == ("storagebackend", WRITTEN_VERSION["msgpack"])
     return {uid: dict(doc) for uid, doc in top["documents"].items()}
 
 
@@ -78,7 +81,7 @@ def _yaml_loader(version: tuple[int, int] | None) -> Callable[[bytes], dict[str,
         if version:
             yaml.version = version
         top = yaml.load(data)
-        assert (top["format"], top["version"]) == ("storagebackend", 1)
+        assert (top["format"], top["version"]) == ("storagebackend", WRITTEN_VERSION["yaml"])
         return {
             uid: {k: v.encode() if isinstance(v, str) else v for k, v in doc.items()}
             for uid, doc in top["documents"].items()
@@ -89,16 +92,18 @@ def _yaml_loader(version: tuple[int, int] | None) -> Callable[[bytes], dict[str,
 
 def _toml(data: bytes) -> dict[str, dict[str, bytes]]:
     top = tomllib.loads(data.decode())
-    assert (top["format"], top["version"]) == ("storagebackend", 1)
+    assert (top["format"], top["version"]) == ("storagebackend", WRITTEN_VERSION["toml"])
     return {uid: {k: _tagged(v) for k, v in doc.items()} for uid, doc in top["documents"].items()}
 
 
 def _ini(data: bytes) -> dict[str, dict[str, bytes]]:
-    # A stock parser (keys lower-cased, strict about duplicates) reads the file; keys and
-    # values are escaped, so only the count of keys per section can be compared here.
+    # A stock parser (strict about duplicates), keeping keys as written as the README says;
+    # keys and values are escaped, so only the count of keys per section can be compared here.
     parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(data.decode())
     assert parser["storagebackend"]["format"] == "storagebackend"
+    assert parser["storagebackend"]["version"] == str(WRITTEN_VERSION["ini"])
     return {
         section: dict.fromkeys(parser[section], b"") for section in parser.sections() if section != "storagebackend"
     }
@@ -234,13 +239,19 @@ def test_yaml_quotes_what_other_yaml_readers_would_not_read_as_text() -> None:
         assert quoted in text
 
 
-def test_ini_keys_survive_a_parser_that_lower_cases_them() -> None:
-    store = {U1: {"Key": b"1", "key": b"2", "KEY": b"3", "İ": b"4", "i̇": b"5"}}
+def test_ini_keys_keep_their_case_as_written() -> None:
+    """A person's ``Author = Bob`` stays ``Author``; keys differing only in case stay apart."""
+    store = {U1: {"Author": b"Bob", "Key": b"1", "key": b"2", "KEY": b"3", "İ": b"4", "i̇": b"5", "ǅ": b"6"}}
     data = make("ini").encode(store)
-    parser = configparser.ConfigParser(interpolation=None)  # lower-cases keys, strict
+    assert b"\nAuthor = Bob\n" in data
+    parser = configparser.ConfigParser(interpolation=None)  # strict: a key twice is an error
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # as the README tells readers to
     parser.read_string(data.decode())
-    assert len(parser[U1]) == 5
+    assert list(parser[U1]) == list(store[U1])
     assert make("ini").decode(data) == store
+    hand_written = f"[storagebackend]\nformat = storagebackend\nversion = 2\n[{U1}]\nTitle = Hi\n# end of store\n"
+    assert make("ini").decode(hand_written.encode()) == {U1: {"Title": b"Hi"}}
+    assert make("ini").encode({U1: {"Title": b"Hi"}}).count(b"Title = Hi\n") == 1
 
 
 # -- corrupt files --------------------------------------------------------------------------------
@@ -268,11 +279,11 @@ def test_files_without_the_marker_are_corrupt(name: str) -> None:
 
 
 NEWER_VERSION = {
-    "json": (b'"version": 1', b'"version": 2'),
+    "json": (b'"version": 2', b'"version": 3'),
     "msgpack": (b"\xa7version\x01", b"\xa7version\x02"),
-    "yaml": (b"version: 1", b"version: 2"),
-    "toml": (b"version = 1", b"version = 2"),
-    "ini": (b"version = 1", b"version = 2"),
+    "yaml": (b"version: 2", b"version: 3"),
+    "toml": (b"version = 2", b"version = 3"),
+    "ini": (b"version = 2", b"version = 3"),
 }
 
 
@@ -290,27 +301,138 @@ def test_a_newer_format_version_is_corrupt(name: str) -> None:
         codec.decode(valid.replace(old, old[:-1] + b"0"))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_truncated_files_are_corrupt_or_a_valid_store(name: str) -> None:
-    """A cut inside the header is always caught; JSON and msgpack catch every cut.
-
-    Line-based text formats cannot tell a file cut at a line end from a shorter
-    store (stores are replaced atomically, so they are never cut by this library).
-    """
-    codec = make(name)
-    valid = codec.encode(SMALL)
-    marker = valid.index(b"storagebackend")
-    for end in range(len(valid)):
+def _cuts_are_corrupt(codec: Codec, data: bytes) -> None:
+    """``decode`` refuses ``data`` cut at every byte, the last one included (API.md 7)."""
+    for end in range(len(data)):
         try:
-            documents = codec.decode(valid[:end])
+            documents = codec.decode(data[:end])
         except CorruptStoreError:
             continue
-        if not valid[end:].strip():  # only the final line break was cut
-            assert documents == SMALL
-            continue
-        assert end > marker + len(b"storagebackend")
-        assert base_name(name) in ("yaml", "toml", "ini"), f"{name} read a file cut at byte {end}"
-        assert set(documents) <= set(SMALL)
+        raise AssertionError(f"{codec.name}: the file cut at byte {end} of {len(data)} reads as {documents!r}")
+
+
+SMALL_STORES = st.dictionaries(
+    st.uuids().map(lambda u: u.hex), documents(max_keys=4, max_value_size=24), max_size=3
+)  # small files: each example decodes every cut of its file
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store=SMALL_STORES)
+def test_every_cut_of_a_file_is_corrupt(name: str, store: dict[str, dict[str, bytes]]) -> None:
+    """A file cut at any byte, in a line or at a line's end, is CorruptStoreError, never a smaller store."""
+    codec = make(name)
+    _cuts_are_corrupt(codec, codec.encode(store))
+
+
+def _tricky_stores() -> list[dict[str, dict[str, bytes]]]:
+    """Small stores that hold every tricky key and every tricky value, a few of each per file."""
+    stores_: list[dict[str, dict[str, bytes]]] = []
+    for start in range(0, len(TRICKY_KEYS), 4):
+        chunk = TRICKY_KEYS[start : start + 4]
+        pairs = {key: TRICKY_VALUES[(start + n) % len(TRICKY_VALUES)] for n, key in enumerate(chunk)}
+        items = list(pairs.items())
+        stores_.append({U1: dict(items[:2]), U2: dict(items[2:])})
+    for start in range(0, len(TRICKY_VALUES), 4):
+        stores_.append({U2: {f"v{n}": value for n, value in enumerate(TRICKY_VALUES[start : start + 4])}})
+    return stores_
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_cut_of_a_file_of_tricky_keys_and_values_is_corrupt(name: str) -> None:
+    codec = make(name)
+    for store in _tricky_stores():
+        data = codec.encode(store)
+        assert codec.decode(data) == store
+        _cuts_are_corrupt(codec, data)
+
+
+@pytest.mark.parametrize("name", TEXT_CODECS)
+def test_a_file_saved_again_by_an_editor_still_reads(name: str) -> None:
+    """An editor may add a final line break, turn line breaks into CR LF, or a person add a note at the end."""
+    codec = make(name)
+    store = {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}, U2: {}}
+    data = codec.encode(store)
+    assert data.endswith(b"\n")
+    resaved = [data + b"\n", data.replace(b"\n", b"\r\n"), data + b"\n  \n"]
+    if base_name(name) != "json":
+        resaved += [data + b"# checked by Bob\n", data + b"\n# checked by Bob"]
+    for edited in resaved:
+        assert codec.decode(edited) == store, edited
+
+
+@pytest.mark.parametrize("name", TEXT_CODECS)
+def test_a_version_2_file_without_its_end_is_corrupt(name: str) -> None:
+    """A file of version 2 must end with its end line and a line break; only notes may follow."""
+    codec = make(name)
+    data = codec.encode(SMALL)
+    for cut in (data.rstrip(b"\n"), data[: data.rindex(b"\n", 0, -1) + 1]):
+        with pytest.raises(CorruptStoreError, match="cut short"):
+            codec.decode(cut)
+    if base_name(name) in ("toml", "ini"):
+        with pytest.raises(CorruptStoreError, match="cut short"):
+            codec.decode(data + f"[{'f' * 32}]\n".encode())  # a document after the end line
+
+
+# The files of the first release (format version 1, without an end line): still read, cut or not.
+VERSION_1_FILES: dict[str, tuple[bytes, dict[str, dict[str, bytes]]]] = {
+    "json": (
+        f'{{"format": "storagebackend", "version": 1, "documents": {{\n'
+        f'"{U1}": {{"title": "Hello world", "blob": {{"base64": "3q2+7w=="}}}}\n}}}}'.encode(),
+        {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}},
+    ),
+    "yaml": (
+        f"format: storagebackend\nversion: 1\ndocuments:\n  {U1}:\n    title: Hello world\n"
+        "    blob: !!binary |\n      3q2+7w==\n    Body: |-\n      first line\n      second line\n".encode(),
+        {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef", "Body": b"first line\nsecond line"}},
+    ),
+    "toml": (
+        f'format = "storagebackend"\nversion = 1\n\n[documents]\n\n[documents.{U1}]\ntitle = "Hello world"\n'
+        f'Body = "x"\n\n[documents.{U1}.blob]\nbase64 = "3q2+7w=="\n\n[documents.{U2}]\n'.encode(),
+        {U1: {"title": b"Hello world", "Body": b"x", "blob": b"\xde\xad\xbe\xef"}, U2: {}},
+    ),
+    "ini": (
+        f"[storagebackend]\nformat = storagebackend\nversion = 1\n\n[{U1}]\n\\title = Hello world\n"
+        f'blob = base64:3q2+7w==\n\\a\\u\\t\\h\\o\\r\\{{3d}} = Bob\nback\\\\slash = "x "\n'.encode(),
+        {U1: {"Title": b"Hello world", "blob": b"\xde\xad\xbe\xef", "AUTHOR=": b"Bob", "back\\slash": b"x "}},
+    ),
+    "msgpack": (
+        msgpack.packb({"format": "storagebackend", "version": 1, "documents": {U1: {"title": b"Hello world"}}}),
+        {U1: {"title": b"Hello world"}},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_version_1_files_of_the_first_release_still_read(name: str) -> None:
+    data, expected = VERSION_1_FILES[base_name(name)]
+    codec = make(name)
+    assert codec.decode(data) == expected
+    assert codec.decode(codec.encode(expected)) == expected  # the next sync writes the newest version
+
+
+def _order(store: dict[str, dict[str, bytes]]) -> list[tuple[str, list[str]]]:
+    return [(uid, list(document)) for uid, document in store.items()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@ROUND_TRIP
+@given(store=stores())
+def test_every_codec_keeps_the_order_of_documents_and_keys(name: str, store: dict[str, dict[str, bytes]]) -> None:
+    """Documents in the order created, keys in the order first set, text and binary mixed (API.md 3)."""
+    codec = make(name)
+    decoded = codec.decode(codec.encode(store))
+    assert decoded == store
+    assert _order(decoded) == _order(store)
+
+
+def test_toml_writes_a_binary_value_in_its_place() -> None:
+    """An inline ``{base64 = ...}`` keeps the key's line between its neighbours."""
+    store = {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef", "body": b"two\nlines", "z": b"\xff"}}
+    text = make("toml").encode(store).decode()
+    blob = 'blob = {base64 = "3q2+7w=="}'
+    assert f'[documents.{U1}]\ntitle = "Hello world"\n{blob}\nbody = """\ntwo\nlines"""\n' in text
+    assert text.endswith('z = {base64 = "/w=="}\n\n# end of store\n')
 
 
 HEADERS = {

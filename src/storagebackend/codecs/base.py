@@ -8,7 +8,9 @@ documents that changed, so a sync costs the bytes written, not a full re-encode.
 ``decode`` must raise :class:`~storagebackend.CorruptStoreError` for any input
 it cannot read (never KeyError, TypeError, UnicodeDecodeError or the parser's
 own exception), and must refuse a file without the marker: an unrelated config
-file is never taken over.
+file is never taken over. Every file shows where it ends (an end line, or a
+structure that is incomplete until its last byte), so a file cut at any byte
+is refused too.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "Documents",
     "as_text",
     "base64_value",
+    "check_end_line",
     "check_header",
     "check_key",
     "check_uid",
@@ -42,7 +45,9 @@ __all__ = [
 
 #: Every store file names itself with this marker and a format version.
 FORMAT_MARKER: Final = "storagebackend"
-FORMAT_VERSION: Final = 1
+#: The version the text codecs write: 2 ends each file with an end line (1, the first
+#: release's, had none; it is still read). msgpack, whose end is its structure, stays at 1.
+FORMAT_VERSION: Final = 2
 
 #: What a codec encodes and decodes: uid (32 lower-case hex digits) -> key -> value.
 Documents = dict[str, dict[str, bytes]]
@@ -105,19 +110,49 @@ def utf8_text(data: bytes, codec: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def check_header(marker: object, version: object, codec: str) -> None:
-    """Refuse a file whose marker or version is not ours."""
+def check_header(marker: object, version: object, codec: str, newest: int = FORMAT_VERSION) -> int:
+    """The file's format version, from 1 to ``newest``; CorruptStoreError if the marker or version is not ours."""
     if marker != FORMAT_MARKER:
         raise CorruptStoreError(f"not a storagebackend {codec} store: the format marker {FORMAT_MARKER!r} is missing")
     if type(version) is not int:
         raise CorruptStoreError(f"storagebackend {codec} store without a valid format version: {version!r}")
-    if version > FORMAT_VERSION:
+    if version > newest:
         raise CorruptStoreError(
-            f"storagebackend {codec} store of format version {version}, newer than {FORMAT_VERSION}: "
-            "upgrade storagebackend"
+            f"storagebackend {codec} store of format version {version}, newer than {newest}: upgrade storagebackend"
         )
     if version < 1:
         raise CorruptStoreError(f"storagebackend {codec} store with an invalid format version {version}")
+    return version
+
+
+def check_end_line(text: str, end: str, codec: str, comments: tuple[str, ...] = ("#",)) -> None:
+    """Refuse a text file that is not closed by the line ``end`` and a line break: it was cut short.
+
+    Only blank lines and comment lines may follow the end line, so a person may
+    re-save the file with an editor (a final line break, CR LF) or add a note.
+    Reads from the end of the text, so the check costs nothing on big files.
+    """
+    stop = len(text)
+    while stop:
+        start = text.rfind("\n", 0, stop - 1) + 1
+        line = text[start:stop]
+        content = line.rstrip()
+        if content == end:
+            if line.endswith("\n"):
+                return
+            break
+        stripped = content.lstrip()
+        if stripped and not stripped.startswith(comments):
+            line_number = text.count("\n", 0, start) + 1
+            raise CorruptStoreError(
+                f"{codec} store cut short: it ends at line {line_number} without its end line {end!r} "
+                "(a file of format version 2 ends with that line; keep it last when editing by hand)"
+            )
+        stop = start
+    raise CorruptStoreError(
+        f"{codec} store cut short: its end line {end!r} is missing or has no line break after it "
+        "(a file of format version 2 ends with that line and a line break)"
+    )
 
 
 def check_uid(uid: object, where: str) -> str:
@@ -161,14 +196,16 @@ def base64_value(text: str, uid: str, key: str) -> bytes:
         raise CorruptStoreError(f"document {uid}, key {key!r}: invalid base64") from None
 
 
-def documents_from_tree(tree: object, codec: str, value: Callable[[object, str, str], bytes]) -> Documents:
+def documents_from_tree(
+    tree: object, codec: str, value: Callable[[object, str, str], bytes], newest: int = FORMAT_VERSION
+) -> Documents:
     """The documents of a parsed file ``{format, version, documents: {uid: {key: value}}}``.
 
-    Checks the marker, the version, every uid and key; ``value(raw, uid, key)``
-    turns one parsed value into bytes. Raises CorruptStoreError.
+    Checks the marker, the version (up to ``newest``), every uid and key;
+    ``value(raw, uid, key)`` turns one parsed value into bytes. Raises CorruptStoreError.
     """
     top = documents_mapping(tree, f"{codec} store")
-    check_header(top.get("format"), top.get("version"), codec)
+    check_header(top.get("format"), top.get("version"), codec, newest)
     documents: Documents = {}
     for raw_uid, raw_document in documents_mapping(top.get("documents"), '"documents"').items():
         uid = new_uid(documents, raw_uid, '"documents"')

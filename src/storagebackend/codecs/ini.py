@@ -2,28 +2,36 @@
 
     [storagebackend]
     format = storagebackend
-    version = 1
+    version = 2
 
     [6f1c4e4a9e8b4c0f8a3b2d1e0f9a8b7c]
-    title = Hello world
+    Title = Hello world
     body = "first line\\nsecond line"
     blob = base64:3q2+7w==
-    \\key\\{20}with\\{3d}escapes = yes
+    key\\{20}with\\{3d}escapes = yes
 
-configparser strips values, joins indented lines, and lower-cases keys by
-default, so both sides are escaped where it needs it:
+    # end of store
+
+configparser strips values and keys and joins indented lines, so both sides
+are escaped where it needs it:
 
 - Values. Text that is printable, without spaces at either end and not
   starting with ``"`` or ``base64:`` is written as it is. Other text is written
   in double quotes with backslash escapes (``\\\\ \\" \\n \\r \\t \\xHH \\uHHHH
   \\UHHHHHHHH``). Bytes that are not UTF-8 are ``base64:`` and their base64.
-- Keys. ``\\`` is ``\\\\``; an upper-case letter is ``\\`` and its lower-case form
-  (``Title`` is ``\\title``), so that a parser that lower-cases keys still sees
-  distinct ones; ``=``, ``:``, characters that are not printable, a leading
-  ``[ # ;`` or space and a trailing space are ``\\{hex code point}``.
+- Keys keep their case as written (``Title`` stays ``Title``). ``\\`` is ``\\\\``;
+  ``=``, ``:``, characters that are not printable, a leading ``[ # ;`` or space
+  and a trailing space are ``\\{hex code point}``.
 
 The escaped forms never occur unescaped, so reading is unambiguous; the file
-reads with any ``configparser.ConfigParser(interpolation=None)``.
+reads with ``configparser.ConfigParser(interpolation=None)`` whose
+``optionxform`` is ``str`` (the default one lower-cases keys).
+
+The file ends with the comment line ``# end of store`` and a line break
+(format version 2; only blank and comment lines may follow): a file cut
+anywhere lacks it and is refused. Version 1 files, which the first release
+wrote without it, are read as before, with their escape of upper-case letters
+(``\\title`` is ``Title``).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from storagebackend.codecs.base import (
     Codec,
     Documents,
     base64_value,
+    check_end_line,
     check_header,
     check_key,
     new_uid,
@@ -53,6 +62,8 @@ __all__ = ["INICodec"]
 _META: Final = "storagebackend"  # the section that holds the marker and the version
 _HEAD: Final = f"[{_META}]\nformat = {FORMAT_MARKER}\nversion = {FORMAT_VERSION}\n".encode()
 _BINARY: Final = "base64:"
+_END_LINE: Final = "# end of store"
+_END: Final = f"\n{_END_LINE}\n".encode()
 
 # -- keys ------------------------------------------------------------------------------------
 
@@ -61,8 +72,8 @@ _KEY_ESCAPE: Final = re.compile(r"\\(?:\{([0-9a-fA-F]{1,6})\}|(.?))", re.DOTALL)
 
 
 def _escape_key(key: str) -> str:
-    """``key`` as configparser keeps it exactly, lower-case included (see the module docstring)."""
-    if key.isprintable() and key.lower() == key and not _KEY_SPECIAL.search(key):
+    """``key`` as configparser keeps it exactly (see the module docstring)."""
+    if key.isprintable() and not _KEY_SPECIAL.search(key):
         return key
     out: list[str] = []
     last = len(key) - 1
@@ -73,18 +84,14 @@ def _escape_key(key: str) -> str:
             char in "=:" or not char.isprintable() or (index == 0 and char in "[#; ") or (index == last and char == " ")
         ):
             out.append(f"\\{{{ord(char):x}}}")
-        elif char.lower() != char:
-            lower = char.lower()
-            if len(lower) == 1 and lower.upper() == char and lower.lower() == lower:
-                out.append("\\" + lower)
-            else:  # no single lower-case letter maps back to it, e.g. U+0130 or U+212A
-                out.append(f"\\{{{ord(char):x}}}")
         else:
             out.append(char)
     return "".join(out)
 
 
-def _unescape_key(raw: str, uid: str) -> str:
+def _unescape_key(raw: str, uid: str, version: int) -> str:
+    """A key as written, unescaped: ``\\\\``, ``\\{hex}``, and in version 1 ``\\`` before a lower-case letter
+    for its upper case; CorruptStoreError for any other escape."""
     if "\\" not in raw:
         return raw
 
@@ -95,7 +102,7 @@ def _unescape_key(raw: str, uid: str) -> str:
                 return chr(int(code, 16))
         elif escape == "\\":
             return "\\"
-        elif len(escape) == 1:
+        elif len(escape) == 1 and version == 1:
             upper = escape.upper()
             if upper != escape and len(upper) == 1 and upper.lower() == escape:
                 return upper
@@ -191,7 +198,7 @@ class INICodec(Codec):
         return "".join(lines).encode()
 
     def join(self, fragments: Sequence[bytes]) -> bytes:
-        return b"".join([_HEAD, *fragments])
+        return b"".join([_HEAD, *fragments, _END])
 
     def decode(self, data: bytes) -> Documents:
         text = utf8_text(data, "INI")
@@ -209,7 +216,9 @@ class INICodec(Codec):
         version: object = meta.get("version")
         if type(version) is str and version.isascii() and version.isdigit() and len(version) < 10:
             version = int(version)
-        check_header(meta.get("format"), version, "INI")
+        version = check_header(meta.get("format"), version, "INI")
+        if version >= 2:
+            check_end_line(text, _END_LINE, "INI", ("#", ";"))
         documents: Documents = {}
         for section in parser.sections():
             if section == _META:
@@ -217,7 +226,7 @@ class INICodec(Codec):
             uid = new_uid(documents, section, f"section [{section[:40]}]")
             document: dict[str, bytes] = {}
             for raw_key, raw_value in parser.items(section, raw=True):
-                key = check_key(_unescape_key(raw_key, uid), uid)
+                key = check_key(_unescape_key(raw_key, uid, version), uid)
                 if key in document:
                     raise CorruptStoreError(f"document {uid}: the key {key[:40]!r} appears twice")
                 document[key] = _decode_value(raw_value, uid, key)

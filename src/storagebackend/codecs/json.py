@@ -1,6 +1,6 @@
 """JSON codec (stdlib ``json``): one document per line, text values as JSON strings.
 
-    {"format": "storagebackend", "version": 1, "documents": {
+    {"format": "storagebackend", "version": 2, "documents": {
     "6f1c...": {"title": "Hello world", "blob": {"base64": "3q2+7w=="}}
     }}
 
@@ -8,6 +8,10 @@ A value that is valid UTF-8 is a JSON string; any other value is an object
 ``{"base64": "..."}``. Strings and objects never mix, so the tagging is
 unambiguous: a text value that looks like a tag is still just a string. Keys
 are JSON strings, so every key needs only JSON's own escaping.
+
+The end of the file is its structure: the closing ``}}``, then a line break,
+which version 2 requires (JSON itself would take a file cut before that last
+line break). Version 1 files, which the first release wrote, are read as before.
 """
 
 from __future__ import annotations
@@ -66,12 +70,21 @@ class JSONCodec(Codec):
         except CorruptStoreError:
             raise
         except json.JSONDecodeError as exc:
-            raise CorruptStoreError(f"not a JSON store: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+            cut = " (the file ends there: it may be cut short)" if exc.pos >= len(text) else ""
+            raise CorruptStoreError(
+                f"not a JSON store: {exc.msg} at line {exc.lineno}, column {exc.colno}{cut}"
+            ) from None
         except RecursionError:
             raise CorruptStoreError("not a JSON store: nested too deeply") from None
         except ValueError as exc:  # e.g. an integer with more digits than int() allows
             raise CorruptStoreError(f"not a JSON store: {exc}") from None
-        return documents_from_tree(parsed, "JSON", string_or_base64)
+        documents = documents_from_tree(parsed, "JSON", string_or_base64)
+        if parsed["version"] >= 2 and "\n" not in text[text.rindex("}") :]:
+            raise CorruptStoreError(
+                "JSON store cut short: no line break after its closing brace "
+                "(a file of format version 2 ends with a line break)"
+            )
+        return documents
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -7,6 +7,11 @@ tagging and every key and value round-trips exactly. On reading, a ``str``
 value (as another msgpack writer may produce for text) is taken as UTF-8 text.
 A fragment is a packed uid followed by the packed document; ``join`` writes the
 map header with the document count in front, so joining is one copy.
+
+The end of the file is its structure: every map and string carries its length,
+so a file cut at any byte is incomplete and refused. The format did not change
+when the text codecs gained an end line (format version 2): msgpack files stay
+at version 1, and a version 2 is refused as newer.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import msgpack  # type: ignore[import-untyped]  # msgpack ships no type hints
 
 from storagebackend.codecs.base import (
     FORMAT_MARKER,
-    FORMAT_VERSION,
     Codec,
     Documents,
     documents_from_tree,
@@ -26,13 +30,16 @@ from storagebackend.codecs.base import (
 )
 from storagebackend.errors import CorruptStoreError
 
-__all__ = ["MsgpackCodec"]
+__all__ = ["MSGPACK_VERSION", "MsgpackCodec"]
 
 _packb: Callable[..., bytes] = msgpack.packb
 
+#: The msgpack format's version (see the module docstring).
+MSGPACK_VERSION: Final = 1
+
 # The top-level map of three entries, up to the header of the "documents" map.
 _HEAD: Final = b"\x83" + b"".join(
-    _packb(item) for item in ("format", FORMAT_MARKER, "version", FORMAT_VERSION, "documents")
+    _packb(item) for item in ("format", FORMAT_MARKER, "version", MSGPACK_VERSION, "documents")
 )
 
 
@@ -74,7 +81,7 @@ class MsgpackCodec(Codec):
         except (ValueError, TypeError, RecursionError) as exc:
             # msgpack reports truncation, invalid bytes and nesting as ValueError subclasses.
             raise CorruptStoreError(f"not a msgpack store: {exc or type(exc).__name__}") from None
-        return documents_from_tree(parsed, "msgpack", _value)
+        return documents_from_tree(parsed, "msgpack", _value, MSGPACK_VERSION)
 
 
 def _unique_pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:

@@ -1,7 +1,7 @@
 """YAML codec (ruamel.yaml on libyaml): block YAML, text as YAML strings, bytes as ``!!binary``.
 
     format: storagebackend
-    version: 1
+    version: 2
     documents:
       6f1c4e4a9e8b4c0f8a3b2d1e0f9a8b7c:
         title: Hello world
@@ -10,6 +10,12 @@
           second line
         blob: !!binary |
           3q2+7w==
+    ...
+
+The file ends with YAML's own document end marker ``...`` on a line of its
+own and a line break (format version 2; only blank and comment lines may
+follow): a file cut anywhere lacks it and is refused. Version 1 files, which the
+first release wrote without it, are read as before.
 
 Writing: a value that is valid UTF-8 is a YAML string (plain where that reads
 back as the same string, quoted otherwise, a literal block when it spans
@@ -65,6 +71,7 @@ from storagebackend.codecs.base import (
     Codec,
     Documents,
     base64_value,
+    check_end_line,
     check_header,
     check_key,
     new_uid,
@@ -85,7 +92,9 @@ _STR: Final = "tag:yaml.org,2002:str"
 _BINARY: Final = "tag:yaml.org,2002:binary"
 _MAP: Final = "tag:yaml.org,2002:map"
 _HEAD: Final = f"format: {FORMAT_MARKER}\nversion: {FORMAT_VERSION}\ndocuments:\n".encode()
-_EMPTY: Final = f"format: {FORMAT_MARKER}\nversion: {FORMAT_VERSION}\ndocuments: {{}}\n".encode()
+_EMPTY: Final = f"format: {FORMAT_MARKER}\nversion: {FORMAT_VERSION}\ndocuments: {{}}\n...\n".encode()
+_END_LINE: Final = "..."  # YAML's document end marker: the last line of a file of version 2
+_END: Final = b"...\n"
 _WRAPPER: Final = "documents:\n"  # each fragment is emitted under this key, then cut off
 _WIDTH: Final = 1 << 30  # never fold long lines
 
@@ -187,7 +196,7 @@ class YAMLCodec(Codec):
     def join(self, fragments: Sequence[bytes]) -> bytes:
         if not fragments:
             return _EMPTY
-        return b"".join([_HEAD, *fragments])
+        return b"".join([_HEAD, *fragments, _END])
 
     def decode(self, data: bytes) -> Documents:
         text = utf8_text(data, "YAML")
@@ -203,7 +212,7 @@ class YAMLCodec(Codec):
             raise CorruptStoreError(f"not a YAML store: {exc.problem or exc.context}{where}") from None
         except (YAMLError, ValueError, TypeError) as exc:
             raise CorruptStoreError(f"not a YAML store: {exc}") from None
-        return _documents(root)
+        return _documents(root, text)
 
 
 # -- reading: parser events -> a tree of str, _Binary, _Map and _Other, at most three mappings deep
@@ -354,8 +363,8 @@ def _mapping_of(node: object, where: str) -> _Map:
     raise CorruptStoreError(f"{where}: expected a mapping, found {_what(node)}")
 
 
-def _documents(root: object) -> Documents:
-    """Check the tree's shape, header first, and build the documents."""
+def _documents(root: object, text: str) -> Documents:
+    """Check the tree's shape, header and end first, and build the documents."""
     top: dict[object, object] = {}
     for key, value, line in _mapping_of(root, "YAML store").pairs:
         if isinstance(key, str) and key in top:
@@ -364,7 +373,8 @@ def _documents(root: object) -> Documents:
     version = top.get("version")
     if type(version) is str and version.isascii() and version.isdigit() and len(version) < 10:
         version = int(version)
-    check_header(top.get("format"), version, "YAML")
+    if check_header(top.get("format"), version, "YAML") >= 2:
+        check_end_line(text, _END_LINE, "YAML")
     documents: Documents = {}
     for raw_uid, raw_document, line in _mapping_of(top.get("documents"), '"documents"').pairs:
         where = f'"documents", line {line}'
