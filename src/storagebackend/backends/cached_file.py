@@ -132,7 +132,7 @@ class CachedFileBackend(MemoryBackend):
             missing = {uid: document for uid, document in docs.items() if uid not in fragments}
             fragments.update(zip(missing, self.codec.encode_documents(missing), strict=True))
         try:
-            self.transport.write(self.codec.join(list(fragments.values())))
+            self.transport.write(self.codec.join([fragments[uid] for uid in docs]))  # the documents' order
         except ConflictError:
             self._conflict = True
             raise

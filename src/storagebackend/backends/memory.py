@@ -32,6 +32,9 @@ class MemoryBackend(Backend):
         super().__init__(flag)
         self._docs: dict[str, DocumentData] = {uid: dict(doc) for uid, doc in (documents or {}).items()}
         self._undo: dict[str, DocumentData | None] = {}
+        # The documents' order at the last sync, noted at the first delete after it: a document
+        # put back by discard() returns to its place, not to the end of the dict.
+        self._order: list[str] | None = None
         # Flag "n" makes the empty start a change of its own, kept until a sync succeeds.
         self._must_write = self.flag == "n"
 
@@ -107,12 +110,16 @@ class MemoryBackend(Backend):
     def delete_document(self, uid: str) -> bool:
         if uid not in self._docs:
             return False
+        if self._order is None:
+            self._order = list(self._docs)
         if uid not in self._undo:
             self._undo[uid] = self._docs[uid]
         del self._docs[uid]
         return True
 
     def clear(self) -> None:
+        if self._order is None:
+            self._order = list(self._docs)
         for uid, doc in self._docs.items():
             if uid not in self._undo:
                 self._undo[uid] = doc
@@ -134,6 +141,7 @@ class MemoryBackend(Backend):
             return
         self.save()
         self._undo.clear()
+        self._order = None
         self._must_write = False
 
     def save(self) -> None:
@@ -149,3 +157,7 @@ class MemoryBackend(Backend):
             else:
                 self._docs[uid] = old
         self._undo.clear()
+        if self._order is not None:
+            docs = self._docs
+            self._docs = {uid: docs[uid] for uid in self._order if uid in docs}
+            self._order = None
