@@ -32,7 +32,6 @@ _TRANSLATIONS: Final[tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]]
         ),
         _unknown_option,
     ),
-    (re.compile(r"\ba (INI)\b"), r"an \1"),
 )
 
 

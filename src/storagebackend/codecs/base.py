@@ -106,7 +106,8 @@ def utf8_text(data: bytes, codec: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CorruptStoreError(f"not a {codec} store: invalid UTF-8 at byte {exc.start}") from None
+        article = "an" if codec[:1] in "AEIOU" else "a"  # "an INI store"
+        raise CorruptStoreError(f"not {article} {codec} store: invalid UTF-8 at byte {exc.start}") from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
