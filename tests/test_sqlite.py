@@ -140,6 +140,36 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         sb.open(_url(tmp_path))
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "DROP TABLE stores",
+        "DROP TABLE entries",
+        "ALTER TABLE entries RENAME COLUMN key TO name",
+        "CREATE TABLE x (uid TEXT PRIMARY KEY) WITHOUT ROWID; INSERT INTO x SELECT uid FROM documents; "
+        "DROP TABLE documents; ALTER TABLE x RENAME TO documents",
+    ],
+)
+@pytest.mark.parametrize("flag", ["c", "w", "r"])
+def test_a_database_marked_ours_with_a_changed_schema_is_corrupt(tmp_path: Path, damage: str, flag: str) -> None:
+    with sb.open(_url(tmp_path)) as store:
+        store.create({"k": b"v"})
+    raw = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    raw.executescript(damage)
+    raw.close()
+    before = (tmp_path / "s.db").read_bytes()
+    with pytest.raises(sb.CorruptStoreError, match="s.db"):
+        _read_everything(_url(tmp_path), flag)
+    assert (tmp_path / "s.db").read_bytes() == before
+
+
+def _read_everything(url: str, flag: str) -> None:
+    with sb.open(url, flag=flag) as store:
+        store.copy()
+        for uid in store:
+            store.get_document(uid)
+
+
 def test_locked_database_gives_storage_locked_error(tmp_path: Path) -> None:
     with sb.open(_url(tmp_path)):
         pass

@@ -154,6 +154,8 @@ _UID: Final = re.compile(r"[0-9a-f]{32}")
 _HEX_DIGITS: Final = b"0123456789abcdef"
 # The start of sqlite3's message for TEXT that is not UTF-8 (an OperationalError without an error code).
 _UNDECODABLE: Final = "Could not decode to UTF-8"
+# SQLite's messages for a statement of ours that the schema cannot answer: a file marked as ours, changed.
+_SCHEMA_CHANGED: Final = ("no such table", "no such column")
 # What the sqlite3 module raises: its own errors, and UnicodeDecodeError for a damaged schema or message.
 _DRIVER_ERRORS: Final = (sqlite3.Error, UnicodeDecodeError)
 
@@ -505,7 +507,7 @@ class SQLiteBackend(BufferedBackend):
         if isinstance(exc, UnicodeDecodeError):  # sqlite3 decodes names and messages from a damaged file
             return CorruptStoreError(f"{where}: {action}: the database is corrupt (text that is not UTF-8)")
         code = getattr(exc, "sqlite_errorname", "")
-        if code in _CORRUPT_CODES or _UNDECODABLE in str(exc):
+        if code in _CORRUPT_CODES or _UNDECODABLE in str(exc) or str(exc).startswith(_SCHEMA_CHANGED):
             return CorruptStoreError(f"{where}: {action}: the database is corrupt ({exc})")
         if code in _LOCKED_CODES or "locked" in str(exc):
             return StorageLockedError(f"{where}: {action}: the database stays locked by another connection ({exc})")
