@@ -134,11 +134,11 @@ SQLITE_CASES = {
     "header-only": lambda path: path.write_bytes(b"SQLite format 3\x00" + bytes(84)),
     "truncated": lambda path: path.write_bytes(_sqlite_store(path)[: 4096 + 100]),
     "truncated-half": lambda path: path.write_bytes(_sqlite_store(path)[: len(_sqlite_store(path)) // 2]),
-    "short-uid": lambda path: (_sqlite_store(path), _foreign_rows(path, "INSERT INTO documents VALUES ('abc')")),
-    "integer-uid": lambda path: (_sqlite_store(path), _foreign_rows(path, "INSERT INTO documents VALUES (12)")),
+    "short-uid": lambda path: (_sqlite_store(path), _foreign_rows(path, "INSERT INTO documents (uid) VALUES ('abc')")),
+    "integer-uid": lambda path: (_sqlite_store(path), _foreign_rows(path, "INSERT INTO documents (uid) VALUES (12)")),
     "upper-case-uid": lambda path: (
         _sqlite_store(path),
-        _foreign_rows(path, f"INSERT INTO documents VALUES ('{'A' * 32}')"),
+        _foreign_rows(path, f"INSERT INTO documents (uid) VALUES ('{'A' * 32}')"),
     ),
     "schema-not-utf8": lambda path: (  # sqlite3 raises UnicodeDecodeError decoding SQLite's message
         _sqlite_store(path),

@@ -5,6 +5,11 @@ the database; ``sync`` hands the whole buffer to :meth:`BufferedBackend.commit`,
 which applies it in one transaction. So no database lock is held between
 syncs, several processes can share one database, and ``discard`` just drops
 the buffer. SQLite, PostgreSQL and Redis fill in the same six hooks.
+
+Order is a dict's (API.md 3): the stored documents in the order the backend
+lists them (``stored_uids`` and ``stored_items`` agree: creation order), then
+the documents made since the last sync in the order they were made; keys
+likewise. ``Pending`` tells ``commit`` what it needs to keep that order.
 """
 
 from __future__ import annotations
@@ -25,20 +30,30 @@ _LOOKUPS_BEFORE_SCAN = 64
 class Pending:
     """The unsynced change of one document.
 
-    ``replace`` True: ``values`` is the whole new document. ``replace`` False:
-    ``values`` patches the stored document, a None value deleting that key.
+    ``replace`` True: ``values`` is the whole new document, in its key order.
+    ``replace`` False: ``values`` patches the stored document, a None value
+    deleting that key; a stored key keeps its place, new keys follow in the
+    order of ``values``. ``renewed``: keys of a patch deleted and set again
+    since the last sync: ``commit`` removes the stored pair first, so that the
+    key comes last, as in a dict. ``recreated``: the document was deleted and
+    made again since the last sync (``replace`` is then True): ``commit``
+    removes the stored document first, so that it comes last among documents.
     """
 
     replace: bool
     values: dict[str, bytes | None] = field(default_factory=dict)
+    renewed: set[str] = field(default_factory=set)
+    recreated: bool = False
 
 
 class BufferedBackend(Backend):
     """Base for backends over a database: a write buffer plus six hooks.
 
     ``self.pending`` maps uid -> :class:`Pending`, or None for a deleted
-    document; ``self.cleared`` means every stored document is gone (after
-    ``clear()`` or flag ``"n"``) and the database is not consulted.
+    document, in the order the documents were changed: a document made since
+    the last sync sits where it was made (a recreated one moves to the end).
+    ``self.cleared`` means every stored document is gone (after ``clear()`` or
+    flag ``"n"``) and the database is not consulted.
     """
 
     def __init__(self, flag: str = "c") -> None:
@@ -64,7 +79,7 @@ class BufferedBackend(Backend):
 
     @abstractmethod
     def stored_uids(self) -> list[str]:
-        """Every stored uid."""
+        """Every stored uid, in the order the documents were created."""
 
     @abstractmethod
     def stored_count(self) -> int:
@@ -77,7 +92,7 @@ class BufferedBackend(Backend):
         nothing if it fails."""
 
     def stored_items(self) -> Iterable[tuple[str, DocumentData]]:
-        """Every stored document as (uid, dict); override with one bulk read."""
+        """Every stored document as (uid, dict), in ``stored_uids`` order; override with one bulk read."""
         for uid in self.stored_uids():
             document = self.stored_document(uid)
             if document is not None:
@@ -104,14 +119,8 @@ class BufferedBackend(Backend):
             return None if self.cleared else self.stored_document(uid)
         assert isinstance(change, Pending)
         if change.replace:
-            return {k: v for k, v in change.values.items() if v is not None}
-        document = (None if self.cleared else self.stored_document(uid)) or {}
-        for key, value in dict(change.values).items():  # a snapshot, for threads writing meanwhile
-            if value is None:
-                document.pop(key, None)
-            else:
-                document[key] = value
-        return document
+            return _merged(None, change)
+        return _merged(None if self.cleared else self.stored_document(uid), change)
 
     def has_document(self, uid: str) -> bool:
         change = self.pending.get(uid, _NOTHING)
@@ -122,20 +131,35 @@ class BufferedBackend(Backend):
     def uids(self) -> Iterable[str]:
         stored = [] if self.cleared else self.stored_uids()
         pending = dict(self.pending)  # a snapshot: other threads may write while we read
-        uids = [uid for uid in stored if uid not in pending]
-        uids.extend(uid for uid, change in pending.items() if change is not None)
+        if not pending:
+            return stored
+        # Stored documents keep their place (a deleted or recreated one leaves it); new ones follow.
+        uids = [uid for uid in stored if _keeps_place(pending.get(uid, _NOTHING))]
+        known = set(stored)
+        uids.extend(_new_uids(pending, known))
         return uids
 
     def read_all(self) -> Iterator[tuple[str, DocumentData]]:
+        cleared = self.cleared
         pending = dict(self.pending)  # a snapshot: other threads may write while we read
-        if not self.cleared:
+        if not pending:
+            if not cleared:
+                yield from self.stored_items()
+            return
+        known: set[str] = set()
+        if not cleared:
             for uid, document in self.stored_items():
-                if uid not in pending:
+                known.add(uid)
+                change = pending.get(uid, _NOTHING)
+                if change is _NOTHING:
                     yield uid, document
-        for uid in pending:
-            merged = self.read_document(uid)
-            if merged is not None:
-                yield uid, merged
+                elif _keeps_place(change):
+                    assert isinstance(change, Pending)
+                    yield uid, _merged(document, change)
+        for uid in _new_uids(pending, known):
+            change = pending[uid]
+            assert isinstance(change, Pending)
+            yield uid, _merged(None, change)
 
     def document_count(self) -> int:
         pending = dict(self.pending)  # a snapshot: other threads may write while we read
@@ -154,16 +178,29 @@ class BufferedBackend(Backend):
 
     def write_document(self, uid: str, document: DocumentData) -> None:
         # Storage hands over a fresh, validated dict that it keeps no reference to: no copy.
-        self.pending[uid] = Pending(True, document)  # type: ignore[arg-type]
+        change = self.pending.get(uid, _NOTHING)
+        if change is None:  # deleted since the last sync: made again, it comes last
+            del self.pending[uid]
+            self.pending[uid] = Pending(True, document, recreated=True)  # type: ignore[arg-type]
+        else:  # replaced in its place
+            recreated = isinstance(change, Pending) and change.recreated
+            self.pending[uid] = Pending(True, document, recreated=recreated)  # type: ignore[arg-type]
 
     def write_value(self, uid: str, key: str, value: bytes) -> None:
-        change = self.pending.get(uid)
-        if change is None:
-            # Nothing pending, or a pending delete: a patch over the stored
-            # document, or a new document when nothing stored can be under it.
-            self.pending[uid] = Pending(self.cleared or uid in self.pending, {key: value})
+        change = self.pending.get(uid, _NOTHING)
+        if change is _NOTHING:
+            # A patch over the stored document, or a new document when nothing stored can be under it.
+            self.pending[uid] = Pending(self.cleared, {key: value})
+        elif change is None:  # deleted since the last sync: made again, it comes last
+            del self.pending[uid]
+            self.pending[uid] = Pending(True, {key: value}, recreated=True)
         else:
-            change.values[key] = value
+            assert isinstance(change, Pending)
+            values = change.values
+            if key in values and values[key] is None:  # deleted in this patch: set again, it comes last
+                del values[key]
+                change.renewed.add(key)
+            values[key] = value
 
     def write_values(self, uid: str, values: Mapping[str, bytes]) -> None:
         for key, value in values.items():
@@ -207,3 +244,32 @@ class BufferedBackend(Backend):
 
 
 _NOTHING = object()
+
+
+def _merged(stored: DocumentData | None, change: Pending) -> DocumentData:
+    """The document a change leaves: the replacement, or ``stored`` (a dict the caller owns) patched in dict order."""
+    values = dict(change.values)  # a snapshot, for threads writing meanwhile
+    if change.replace:
+        return {key: value for key, value in values.items() if value is not None}
+    document = {} if stored is None else stored
+    renewed = change.renewed
+    for key, value in values.items():
+        if value is None:
+            document.pop(key, None)
+        else:
+            if key in renewed:
+                document.pop(key, None)
+            document[key] = value
+    return document
+
+
+def _keeps_place(change: object) -> bool:
+    """Whether a stored document with this pending change (or none) stays where it is stored."""
+    return change is _NOTHING or (isinstance(change, Pending) and not change.recreated)
+
+
+def _new_uids(pending: Mapping[str, Pending | None], known: set[str]) -> Iterator[str]:
+    """The pending documents not in a stored place (new or recreated), in the order they were made."""
+    for uid, change in pending.items():
+        if change is not None and (change.recreated or uid not in known):
+            yield uid
