@@ -430,7 +430,8 @@ class PostgreSQLBackend(BufferedBackend):
         # documents are added in the buffer's order, which numbers them in the order they were made.
         changes = sorted(pending.items())
         gone = [uid for uid, change in changes if change is None or change.replace]
-        deleted = [uid for uid, change in changes if change is None]
+        # A document deleted and made again since the last sync loses its place: it comes last, as in a dict.
+        deleted = [uid for uid, change in changes if change is None or change.recreated]
         kept = [uid for uid, change in pending.items() if change is not None]
         values = [
             (uid, key, value)
@@ -446,6 +447,8 @@ class PostgreSQLBackend(BufferedBackend):
             for key, value in change.values.items()
             if value is None
         ]
+        # Keys deleted and set again since the last sync: their stored pair goes first, so they come last.
+        renewed = [(uid, key) for uid, change in changes if change is not None for key in sorted(change.renewed)]
         steps: list[tuple[str, tuple[Any, ...]]] = []
         if cleared:
             steps += [("clear_entries", ()), ("clear_documents", ())]
@@ -455,6 +458,8 @@ class PostgreSQLBackend(BufferedBackend):
             steps.append(("drop_documents", (deleted,)))
         if kept:
             steps.append(("add_documents", (kept,)))
+        if renewed:
+            steps.append(("drop_values", tuple(list(column) for column in zip(*renewed, strict=True))))
         if values:
             steps.append(("set_values", tuple(list(column) for column in zip(*values, strict=True))))
         if removed:

@@ -424,7 +424,8 @@ class RedisBackend(BufferedBackend):
                 pipe.delete(doc, pos)
                 pipe.zrem(self._order, uid)
                 continue
-            pipe.zadd(self._order, {uid: next(positions)}, nx=True)  # a stored document keeps its place
+            # A stored document keeps its place; one deleted and made again since the last sync comes last.
+            pipe.zadd(self._order, {uid: next(positions)}, nx=not change.recreated)
             if change.replace:
                 pipe.delete(doc, pos)
             values = {k: v for k, v in change.values.items() if v is not None}
@@ -434,7 +435,10 @@ class RedisBackend(BufferedBackend):
                     pipe.hset(pos, mapping={key: next(positions) for key in values})
                 else:
                     for key in values:
-                        pipe.hsetnx(pos, key, next(positions))  # a stored key keeps its place
+                        if key in change.renewed:  # deleted and set again since the last sync: it comes last
+                            pipe.hset(pos, key, next(positions))
+                        else:
+                            pipe.hsetnx(pos, key, next(positions))  # a stored key keeps its place
             removed = [k for k, v in change.values.items() if v is None]
             if removed and not change.replace:
                 pipe.hdel(doc, *removed)
