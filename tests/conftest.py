@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from ftp_server import FTPServer
-from servers import (
+from helpers.ftp_server import FTPServer
+from helpers.servers import (
     POSTGRES_ENV,
     REDIS_ENV,
     postgres_server,
@@ -23,7 +23,7 @@ from servers import (
 )
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
-from support import FTP_PASSWORD, FTP_USER, available_codecs, make_certificate
+from helpers.support import FTP_PASSWORD, FTP_USER, available_codecs, make_certificate
 
 CORE_BACKENDS = ["memory", "sqlite"]
 
@@ -111,7 +111,7 @@ def folder(request: pytest.FixtureRequest) -> str:
     return "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name)[:80]
 
 
-# The server fixtures (real PostgreSQL and Redis, tests/servers.py), for every test module.
+# The server fixtures (real PostgreSQL and Redis, tests/helpers/servers.py), for every test module.
 __all__ = ["postgres_server", "postgres_url", "private_stores", "redis_server", "redis_url", "stores"]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from clirun import SCRIPT, error_line, run
+from helpers.clirun import SCRIPT, error_line, run
 from storagebackend.cli.exits import ExitCode
 
 TEXT = "6f1c4e4a9e8b4c0f8a3b2d1e0f9a8b7c"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from clirun import error_line, run
+from helpers.clirun import error_line, run
 from storagebackend.cli.exits import CommandError, ExitCode, exit_code_for
 from storagebackend.cli.output import show_key, show_value
 from storagebackend.registry import codec_by_name, known_codecs

@@ -22,7 +22,7 @@ import pytest
 import storagebackend as sb
 from storagebackend import UID
 from storagebackend.registry import codec_by_name
-from support import available_codecs
+from helpers.support import available_codecs
 
 U1 = UID("1" * 32)
 STORE = {U1.hex: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}}

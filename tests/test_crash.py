@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from forked import Reporter
+from helpers.forked import Reporter
 from storagebackend import UID
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
-from support import available_codecs
+from helpers.support import available_codecs
 
 BACKENDS = [f"store{codec_by_name(name).extensions[0]}" for name in available_codecs()] + ["store.db"]
 KILLS = 20

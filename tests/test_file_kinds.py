@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from forked import run_in_child
+from helpers.forked import run_in_child
 
 FLAGS = ["c", "w", "r", "n"]
 

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import storagebackend as sb
-from ftp_server import FTPServer
+from helpers.ftp_server import FTPServer
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
 from storagebackend.testing import StorageMachine
 from storagebackend.transports.ftp import FTPTransport
-from support import FTP_PASSWORD, FTP_USER, available_codecs
+from helpers.support import FTP_PASSWORD, FTP_USER, available_codecs
 
 # -- the conformance state machine over FTP and FTPS ------------------------------------------------------
 

@@ -26,7 +26,7 @@ from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
 from storagebackend.testing import StorageMachine
 from storagebackend.transports import local
-from support import available_codecs
+from helpers.support import available_codecs
 
 # -- the conformance state machine, on every codec ---------------------------------------------
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from servers import Stores
+from helpers.servers import Stores
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
-from support import available_codecs
+from helpers.support import available_codecs
 
 A, B, C, D = (f"{n:032x}" for n in (0xA, 0xB, 0xC, 0xD))
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from forked import run_in_child
+from helpers.forked import run_in_child
 from storagebackend.registry import codec_by_name
 from storagebackend.transports import local
 

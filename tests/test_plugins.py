@@ -16,7 +16,7 @@ import textwrap
 import tomllib
 from pathlib import Path
 
-from clirun import error_line, run
+from helpers.clirun import error_line, run
 from storagebackend.cli.exits import ExitCode
 
 PLUGIN = Path(__file__).with_name("plugin_pkg")

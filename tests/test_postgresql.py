@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import storagebackend as sb
-from servers import Stores, drop_postgres_store, free_port, ordered_contents, postgres_connect, with_query
+from helpers.servers import Stores, drop_postgres_store, free_port, ordered_contents, postgres_connect, with_query
 from storagebackend.backends.postgresql import FORMAT, SCHEMA_VERSION, PostgreSQLBackend
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import storagebackend as sb
-from servers import Stores, drop_redis_store, free_port, ordered_contents, redis_connect, with_query
+from helpers.servers import Stores, drop_redis_store, free_port, ordered_contents, redis_connect, with_query
 from storagebackend.backends.redis import SCHEMA_VERSION, RedisBackend, _socket_timeout
 
 

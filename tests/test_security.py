@@ -27,12 +27,12 @@ from urllib.parse import quote
 import pytest
 
 import storagebackend as sb
-from clirun import run
-from servers import drop_postgres_store, drop_redis_store, free_port
+from helpers.clirun import run
+from helpers.servers import drop_postgres_store, drop_redis_store, free_port
 from storagebackend import UID
 from storagebackend.registry import codec_by_name
 from storagebackend.urls import parse_server
-from support import available_codecs
+from helpers.support import available_codecs
 
 SOURCE = Path(sb.__file__).parent
 MODULES = sorted(SOURCE.rglob("*.py"))

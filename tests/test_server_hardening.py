@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 import storagebackend as sb
-from servers import PASSWORD, RedisServer, Stores, free_port, passwordless_redis_server, redis_connect
+from helpers.servers import PASSWORD, RedisServer, Stores, free_port, passwordless_redis_server, redis_connect
 from storagebackend import UID
 from storagebackend.storage import Storage
 from storagebackend.urls import parse_server

@@ -15,7 +15,7 @@ import sys
 import textwrap
 
 import storagebackend as sb
-from servers import Stores, ordered_contents
+from helpers.servers import Stores, ordered_contents
 from storagebackend import UID
 
 # Created in this order: neither sorted nor reverse-sorted.

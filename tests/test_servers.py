@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 import storagebackend as sb
-from servers import PASSWORD, Stores, free_port
+from helpers.servers import PASSWORD, Stores, free_port
 from storagebackend.storage import Storage
 from storagebackend.testing import StorageMachine
 from storagebackend.urls import parse_server

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from forked import run_together
+from helpers.forked import run_together
 from storagebackend import UID
 from storagebackend.backends.sqlite import APPLICATION_ID, SCHEMA_VERSION
 

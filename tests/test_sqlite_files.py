@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from forked import run_in_child
+from helpers.forked import run_in_child
 from storagebackend import UID
 
 NOBODY = 65534

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from servers import Stores
+from helpers.servers import Stores
 from storagebackend import UID
 from storagebackend.storage import Storage
 

@@ -1,0 +1,34 @@
+"""storagebackend.testing: the suites a backend, transport or codec runs on itself in a few lines.
+
+- :class:`StorageMachine` (``machine.py``): the conformance state machine, a
+  hypothesis ``RuleBasedStateMachine`` that applies random operations to a
+  store and to a plain dict model and compares them after every step.
+- ``strategies.py``: hypothesis strategies for keys, values, documents, whole
+  stores and uid spellings, tricky ones included.
+
+Needs the ``test`` extra (hypothesis).
+"""
+
+from storagebackend.testing.machine import StorageMachine
+from storagebackend.testing.strategies import (
+    TRICKY_KEYS,
+    TRICKY_VALUES,
+    documents,
+    invalid_keys,
+    keys,
+    stores,
+    uid_forms,
+    values,
+)
+
+__all__ = [
+    "TRICKY_KEYS",
+    "TRICKY_VALUES",
+    "StorageMachine",
+    "documents",
+    "invalid_keys",
+    "keys",
+    "stores",
+    "uid_forms",
+    "values",
+]
