@@ -21,9 +21,9 @@ from helpers.servers import (
     redis_url,
     stores,
 )
+from helpers.support import FTP_PASSWORD, FTP_USER, available_codecs, make_certificate
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
-from helpers.support import FTP_PASSWORD, FTP_USER, available_codecs, make_certificate
 
 CORE_BACKENDS = ["memory", "sqlite"]
 

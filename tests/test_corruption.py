@@ -20,9 +20,9 @@ import msgpack  # type: ignore[import-untyped]
 import pytest
 
 import storagebackend as sb
+from helpers.support import available_codecs
 from storagebackend import UID
 from storagebackend.registry import codec_by_name
-from helpers.support import available_codecs
 
 U1 = UID("1" * 32)
 STORE = {U1.hex: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}}

@@ -21,10 +21,10 @@ import pytest
 
 import storagebackend as sb
 from helpers.forked import Reporter
+from helpers.support import available_codecs
 from storagebackend import UID
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
-from helpers.support import available_codecs
 
 BACKENDS = [f"store{codec_by_name(name).extensions[0]}" for name in available_codecs()] + ["store.db"]
 KILLS = 20

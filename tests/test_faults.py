@@ -29,11 +29,11 @@ import pytest
 import storagebackend as sb
 from helpers.forked import HANG, run_in_child
 from helpers.ftp_server import FAULTS, FTPServer
+from helpers.support import available_codecs
 from storagebackend import UID
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
 from storagebackend.transports import local
-from helpers.support import available_codecs
 
 FILE_STORES = [f"store{codec_by_name(name).extensions[0]}" for name in available_codecs()]
 U1 = UID("1" * 32)

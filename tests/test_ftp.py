@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, settings
 
 import storagebackend as sb
 from helpers.ftp_server import FTPServer
+from helpers.support import FTP_PASSWORD, FTP_USER, available_codecs
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
 from storagebackend.testing import StorageMachine
 from storagebackend.transports.ftp import FTPTransport
-from helpers.support import FTP_PASSWORD, FTP_USER, available_codecs
 
 # -- the conformance state machine over FTP and FTPS ------------------------------------------------------
 

@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import storagebackend as sb
+from helpers.support import available_codecs
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
 from storagebackend.testing import StorageMachine
 from storagebackend.transports import local
-from helpers.support import available_codecs
 
 # -- the conformance state machine, on every codec ---------------------------------------------
 

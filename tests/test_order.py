@@ -15,9 +15,9 @@ import pytest
 
 import storagebackend as sb
 from helpers.servers import Stores
+from helpers.support import available_codecs
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
-from helpers.support import available_codecs
 
 A, B, C, D = (f"{n:032x}" for n in (0xA, 0xB, 0xC, 0xD))
 

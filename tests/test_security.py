@@ -29,10 +29,10 @@ import pytest
 import storagebackend as sb
 from helpers.clirun import run
 from helpers.servers import drop_postgres_store, drop_redis_store, free_port
+from helpers.support import available_codecs
 from storagebackend import UID
 from storagebackend.registry import codec_by_name
 from storagebackend.urls import parse_server
-from helpers.support import available_codecs
 
 SOURCE = Path(sb.__file__).parent
 MODULES = sorted(SOURCE.rglob("*.py"))
