@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# PostgreSQL and Redis servers for the tests, on free loopback ports, in a temporary folder.
+# PostgreSQL, Redis and a 3-node Redis Cluster for the tests, on free loopback ports, in a temporary folder.
 #
-#   source .ci/services.sh && services_start   # installs what is missing (Debian), starts both,
-#                                              # exports SB_POSTGRES_URL and SB_REDIS_URL
-#   services_stop                              # stops both and removes the folder
+#   source .ci/services.sh && services_start   # installs what is missing (Debian), starts all three, exports
+#                                              # SB_POSTGRES_URL, SB_REDIS_URL and SB_REDIS_CLUSTER_URL
+#   services_stop                              # stops them and removes the folder
 #
 # Or without sourcing: `eval "$(bash .ci/services.sh start)"`, later
 # `bash .ci/services.sh stop "$SB_SERVICES_DIR"`.
@@ -93,12 +93,67 @@ EOF
     _sb_log "Redis $(redis-server --version | awk '{print $3}') on 127.0.0.1:$port"
 }
 
+# Three masters (no replicas) on free loopback ports, password-protected, joined by redis-cli --cluster create.
+# A cluster node's bus listens on its port + 10000, so the port is at most 55535 and both must be free.
+_sb_free_cluster_port() {
+    python3 -c '
+import random, socket
+while True:
+    port = random.randint(20000, 55535)
+    try:
+        for p in (port, port + 10000):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(port)
+    break'
+}
+
+_sb_start_redis_cluster() {
+    local password folder port tries ports=() addresses=()
+    password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+    for _ in 1 2 3; do
+        port=$(_sb_free_cluster_port)
+        while [[ " ${ports[*]} " == *" $port "* ]]; do port=$(_sb_free_cluster_port); done
+        ports+=("$port")
+        addresses+=("127.0.0.1:$port")
+        folder="$SB_SERVICES_DIR/redis-cluster/$port"
+        mkdir -p "$folder"
+        printf '%s\n' "port $port" "bind 127.0.0.1" "dir $folder" "daemonize yes" "pidfile $folder/redis.pid" \
+            "logfile $folder/log" "cluster-enabled yes" "cluster-config-file $folder/nodes.conf" \
+            "cluster-node-timeout 5000" "appendonly yes" 'save ""' "requirepass $password" \
+            "masterauth $password" >"$folder/redis.conf"
+        chmod 600 "$folder/redis.conf"
+        redis-server "$folder/redis.conf" || { cat "$folder/log" >&2; return 1; }
+    done
+    for port in "${ports[@]}"; do
+        tries=0
+        until REDISCLI_AUTH=$password redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; do
+            tries=$((tries + 1))
+            if [ "$tries" -gt 100 ]; then return 1; fi
+            sleep 0.1
+        done
+    done
+    REDISCLI_AUTH=$password redis-cli --cluster create "${addresses[@]}" --cluster-replicas 0 --cluster-yes >&2 \
+        || return 1
+    tries=0
+    until REDISCLI_AUTH=$password redis-cli -h 127.0.0.1 -p "${ports[0]}" cluster info 2>/dev/null \
+        | grep -q 'cluster_state:ok'; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 200 ]; then _sb_log "the Redis Cluster never reached cluster_state:ok"; return 1; fi
+        sleep 0.1
+    done
+    export SB_REDIS_CLUSTER_URL="redis://:$password@127.0.0.1:${ports[0]}/0"
+    _sb_log "Redis Cluster of 3 nodes on 127.0.0.1:${ports[*]}"
+}
+
 services_start() {
     _sb_install || return 1
     SB_SERVICES_DIR=$(mktemp -d /tmp/sb-services.XXXXXX)
     chmod 755 "$SB_SERVICES_DIR"  # the postgres user must reach its folder inside
     export SB_SERVICES_DIR
-    _sb_start_postgres && _sb_start_redis
+    _sb_start_postgres && _sb_start_redis && _sb_start_redis_cluster
 }
 
 services_stop() {
@@ -109,13 +164,15 @@ services_stop() {
     if [ -f "$dir/postgres/data/postmaster.pid" ]; then
         _sb_as_postgres "$bindir/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >&2 || true
     fi
-    if [ -f "$dir/redis/redis.pid" ]; then
-        kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
-        local tries=0
-        while [ -f "$dir/redis/redis.pid" ] && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
-    fi
+    local pidfile tries
+    for pidfile in "$dir/redis/redis.pid" "$dir"/redis-cluster/*/redis.pid; do
+        [ -f "$pidfile" ] || continue
+        kill "$(cat "$pidfile")" 2>/dev/null || true
+        tries=0
+        while [ -f "$pidfile" ] && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+    done
     rm -rf "$dir"
-    _sb_log "stopped PostgreSQL and Redis"
+    _sb_log "stopped PostgreSQL, Redis and the Redis Cluster"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
@@ -123,8 +180,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     case "${1:-}" in
         start)
             services_start
-            printf 'export SB_SERVICES_DIR=%q SB_POSTGRES_URL=%q SB_REDIS_URL=%q\n' \
-                "$SB_SERVICES_DIR" "$SB_POSTGRES_URL" "$SB_REDIS_URL"
+            printf 'export SB_SERVICES_DIR=%q SB_POSTGRES_URL=%q SB_REDIS_URL=%q SB_REDIS_CLUSTER_URL=%q\n' \
+                "$SB_SERVICES_DIR" "$SB_POSTGRES_URL" "$SB_REDIS_URL" "$SB_REDIS_CLUSTER_URL"
             ;;
         stop) services_stop "${2:-}" ;;
         *) echo "usage: $0 start | stop DIR" >&2; exit 2 ;;
