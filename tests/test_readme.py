@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from storagebackend import registry
 from storagebackend.cli.exits import MEANINGS, ExitCode
+from storagebackend.codecs.registry import CODECS
+from storagebackend.registry import BACKENDS
+from storagebackend.transports.registry import TRANSPORTS
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -36,8 +38,8 @@ def blocks(title: str, language: str = "python") -> list[str]:
 @pytest.fixture
 def namespace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Where the examples run; what they register is forgotten once the test ends."""
-    monkeypatch.setattr(registry, "_registered", {})
-    monkeypatch.setattr(registry, "_registered_codecs", {})
+    for table in (BACKENDS, CODECS, TRANSPORTS):
+        monkeypatch.setattr(table, "_registered", {})
     return {"__name__": "readme_example", "folder": tmp_path}
 
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_from_bytes, unquote, unquote_to_bytes
 
 from storagebackend import CorruptStoreError, StoreNotFoundError
 from storagebackend.backends.memory import MemoryBackend
-from storagebackend.codecs.base import Codec, Documents, check_key, check_uid
+from storagebackend.codecs.base import Documents, FragmentCodec, check_key, check_uid
 
 __all__ = ["SHELVES", "DictBackend", "LinesCodec"]
 
@@ -22,7 +22,7 @@ _SAFE: Final = "".join(char for char in string.punctuation + " " if char != "%")
 _HEADER: Final = b"storagebackend lines 1"
 
 
-class LinesCodec(Codec):
+class LinesCodec(FragmentCodec):
     """``uid`` lines for documents, ``uid<TAB>key<TAB>value`` lines for their pairs."""
 
     name: ClassVar[str] = "lines"
