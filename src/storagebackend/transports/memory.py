@@ -87,6 +87,7 @@ class MemoryTransport(Transport):
         if not isinstance(locking, bool):
             raise TypeError(f"locking must be True or False, got {type(locking).__name__} {locking!r}")
         self.name = self.path = name
+        self.scheme = SCHEME  # for describe(): the scheme of the URL it was opened by
         self.supports_locking = self.supports_journal = locking
         with self._guard:
             self._file = self._files.setdefault(name, _File())
@@ -95,20 +96,24 @@ class MemoryTransport(Transport):
 
     @classmethod
     def from_url(cls, url: str, *, locking: bool = False) -> MemoryTransport:
-        """``memfile://NAME[?codec=NAME]`` (NAME percent-decoded); ValueError if it names nothing."""
+        """``memfile://NAME[?codec=NAME]`` (NAME percent-decoded; any scheme it is registered under).
+
+        Raises ValueError if the URL names nothing.
+        """
         scheme, colon, rest = url.partition(":")
-        if colon != ":" or scheme.lower() != SCHEME:
-            raise ValueError(f"URL {url!r} is not a {SCHEME}:// URL")
+        if not colon or not scheme:
+            raise ValueError(f"URL {url!r} has no scheme: expected {SCHEME}://NAME")
         local = parse_local(f"{SCHEME}:{rest.removeprefix('//')}")
         transport = cls(local.path, locking=locking)
         transport.query = local.query
+        transport.scheme = scheme.lower()
         return transport
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
 
     def describe(self) -> str:
-        return f"{SCHEME}://{self.name}"
+        return f"{self.scheme}://{self.name}"
 
     # -- fault hooks (they act on the file, through any transport of its name) -------------------------
 
