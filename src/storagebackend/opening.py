@@ -77,12 +77,9 @@ def _open(
     try:
         backend = cls.from_url(target, flag=flag, **options)
     except UnknownFormatError as exc:
-        if split_scheme(target)[0] is not None:
-            raise
-        # A bare path: it might have meant another backend, which the extension picks too.
-        raise UnknownFormatError(
-            f"{exc}; SQLite: {', '.join(SQLITE_EXTENSIONS)}; known URL schemes: {', '.join(known_schemes())}"
-        ) from None
+        # A plain ValueError, as for any other bad URL; a bare path may have meant another backend.
+        hint = f"; SQLite: {', '.join(SQLITE_EXTENSIONS)}; known URL schemes: {', '.join(known_schemes())}"
+        raise ValueError(f"{exc}{'' if split_scheme(target)[0] else hint}") from None
     try:
         return Storage(backend, **limits)
     except BaseException:

@@ -66,6 +66,10 @@ class _File:
     writer: bool = False
 
 
+#: What a name without an entry reads as; never changed.
+_NOTHING: Final = _File()
+
+
 class _Seen(NamedTuple):
     version: int
     existed: bool
@@ -89,8 +93,6 @@ class MemoryTransport(Transport):
         self.name = self.path = name
         self.scheme = SCHEME  # for describe(): the scheme of the URL it was opened by
         self.supports_locking = self.supports_journal = locking
-        with self._guard:
-            self._file = self._files.setdefault(name, _File())
         self._seen: _Seen | None = None  # the version last read, observed or written; None: never
         self._held: bool | None = None  # the lock held: True exclusive, False shared, None none
 
@@ -111,6 +113,15 @@ class MemoryTransport(Transport):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+    @property
+    def _file(self) -> _File:
+        """The file's entry, to look at: a name nothing was done to reads as an empty file (and costs nothing)."""
+        return self._files.get(self.name, _NOTHING)
+
+    def _entry(self) -> _File:
+        """The file's entry, to change: made on first need. Call with the guard held."""
+        return self._files.setdefault(self.name, _File())
 
     def describe(self) -> str:
         return f"{self.scheme}://{self.name}"
@@ -137,8 +148,9 @@ class MemoryTransport(Transport):
     def change_behind(self, data: bytes | None) -> None:
         """Another program replaces the file with ``data`` (None: deletes it), ignoring every lock."""
         with self._guard:
-            self._file.data = None if data is None else bytes(data)
-            self._file.version += 1
+            file = self._entry()
+            file.data = None if data is None else bytes(data)
+            file.version += 1
 
     @property
     def write_delay(self) -> float:
@@ -147,7 +159,8 @@ class MemoryTransport(Transport):
 
     @write_delay.setter
     def write_delay(self, seconds: float) -> None:
-        self._file.write_delay = float(seconds)
+        with self._guard:
+            self._entry().write_delay = float(seconds)
 
     @property
     def data(self) -> bytes | None:
@@ -163,7 +176,7 @@ class MemoryTransport(Transport):
         if not isinstance(error, BaseException):
             raise TypeError(f"a fault is an exception, got {type(error).__name__}")
         with self._guard:
-            self._file.faults.setdefault(operation, []).append(_Fault(error, done))
+            self._entry().faults.setdefault(operation, []).append(_Fault(error, done))
 
     def _take_fault(self, operation: str) -> _Fault | None:
         with self._guard:
@@ -216,7 +229,7 @@ class MemoryTransport(Transport):
         if fault is not None and not fault.done:
             self._raise(fault, "write")
         with self._guard:
-            file = self._file
+            file = self._entry()
             seen = self._seen
             if seen is not None and file.version != seen.version:
                 now = file.data is not None
@@ -239,7 +252,7 @@ class MemoryTransport(Transport):
             return
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._guard:
-            file = self._file
+            file = self._entry()
             while file.writer or (exclusive and file.readers):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -261,10 +274,11 @@ class MemoryTransport(Transport):
         if held is None:
             return
         with self._guard:
+            file = self._entry()
             if held:
-                self._file.writer = False
+                file.writer = False
             else:
-                self._file.readers -= 1
+                file.readers -= 1
             self._guard.notify_all()
 
     # -- the journal (with locking) ---------------------------------------------------------------------
@@ -283,10 +297,12 @@ class MemoryTransport(Transport):
         if fault is not None:
             self._raise(fault, "journal append")
         with self._guard:
-            self._file.journal = [*(self._file.journal or ()), bytes(record)]
+            file = self._entry()
+            file.journal = [*(file.journal or ()), bytes(record)]
 
     def remove_journal(self) -> None:
         if not self.supports_journal:
             return
         with self._guard:
-            self._file.journal = None
+            if self.name in self._files:
+                self._files[self.name].journal = None
