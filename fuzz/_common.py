@@ -29,6 +29,7 @@ _MODULES = (
     "storagebackend.codecs.yaml",
     "storagebackend.transports.ftp",
     "storagebackend.transports.local",
+    "storagebackend.transports.memory",
 )
 
 

@@ -5,10 +5,14 @@ the unsynced changes are still in memory, and a later ``sync()`` succeeds and
 loses nothing; a failed ``close()`` leaves the store open. An I/O error is
 never reported as a missing store, document or key.
 
-The ENOSPC/EIO matrix at each step of a local write (monkeypatched ``os``
-functions) is in test_local_files.py; here are the real full disk
-(``RLIMIT_FSIZE`` in a child process), read errors, SQLite driver errors and a
-real FTP server killed at exact moments of a sync.
+The cached file backend meets its faults through the Transport contract: a
+MemoryTransport (``memfile://``) that fails a write (a full disk, an I/O
+error, a dropped connection, a reply lost after the change), fails a read,
+has its file changed behind the store, or writes slowly, on every codec. The
+ENOSPC/EIO matrix at each step of a local write (monkeypatched ``os``
+functions) is LocalTransport's own, in test_transports.py. Here too are the
+real full disk (``RLIMIT_FSIZE`` in a child process), SQLite driver errors and
+a real FTP server killed at exact moments of a sync.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import resource
 import signal
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,7 @@ from storagebackend import UID
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
 from storagebackend.transports import local
+from storagebackend.transports.memory import MemoryTransport
 
 FILE_STORES = [f"store{codec_by_name(name).extensions[0]}" for name in available_codecs()]
 U1 = UID("1" * 32)
@@ -143,34 +150,136 @@ def test_a_failed_folder_sync_after_the_rename_keeps_the_changes_for_another_syn
         assert snapshot(again) == OLD
 
 
-# -- read errors: broken, never missing ----------------------------------------------------------------
+# -- the cached file backend against the Transport contract: MemoryTransport's faults, every codec ------------
+
+# What a write can meet, and the error the store must raise: the fault is the transport's, mapped by it.
+WRITE_FAULTS: dict[str, tuple[Callable[[MemoryTransport], None], type[sb.StorageError]]] = {
+    "full-disk": (lambda faults: faults.fail_next_write(), sb.StorageIOError),
+    "io-error": (lambda faults: faults.fail_next_write(OSError(errno.EIO, os.strerror(errno.EIO))), sb.StorageIOError),
+    "dropped-connection": (lambda faults: faults.fail_next_write(ConnectionResetError()), sb.BackendUnavailableError),
+    # The new file is in place, but the write still failed (a reply lost after the rename, a folder fsync).
+    "lost-reply": (
+        lambda faults: faults.fail_next_write(ConnectionResetError(), done=True),
+        sb.BackendUnavailableError,
+    ),
+}
 
 
-def _eio(*args: Any, **kwargs: Any) -> Any:
-    raise OSError(errno.EIO, os.strerror(errno.EIO))
-
-
-@pytest.mark.parametrize(
-    ("step", "flag"), [("read", "c"), ("read", "w"), ("read", "r"), ("stat", "w"), ("stat", "r")]
-)  # "stat": whether the store exists, which flags "w" and "r" ask before they lock
-def test_a_read_error_at_open_is_an_io_error_not_a_missing_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, flag: str
-) -> None:
-    path = tmp_path / "store.json"
-    with sb.open(path) as store:
+@pytest.fixture
+def memory_url(extension: str) -> str:
+    """A fresh memory file of the codec's extension, holding OLD."""
+    url = f"memfile://{uuid.uuid4().hex}/store{extension}"
+    with sb.open(url) as store:
         store.update(OLD)
-    before = path.read_bytes()
-    with monkeypatch.context() as patch:
-        if step == "read":
-            patch.setattr(local, "open", _eio, raising=False)  # LocalTransport.read's open()
-        else:
-            patch.setattr(local.os, "stat", _eio)
-        with pytest.raises(sb.StorageIOError, match=re.escape(str(path))) as caught:
-            sb.open(path, flag=flag)
+    return url
+
+
+def faults_of(store: Storage) -> MemoryTransport:
+    transport = store.backend.transport  # type: ignore[attr-defined]
+    assert isinstance(transport, MemoryTransport)
+    return transport
+
+
+@pytest.mark.parametrize("fault", list(WRITE_FAULTS))
+def test_a_failed_sync_keeps_the_old_file_and_the_changes(memory_url: str, fault: str) -> None:
+    store = sb.open(memory_url)
+    faults = faults_of(store)
+    before, writes = faults.data, faults.writes
+    store[U1]["title"] = b"Changed"
+    new = store.create({"k": b"v"}).uid
+    changed = {**OLD, U1: {**OLD[U1], "title": b"Changed"}, new: {"k": b"v"}}
+    inject, error = WRITE_FAULTS[fault]
+    inject(faults)
+    failure = promptly(store.sync)
+    assert_broken_not_missing(failure, error)
+    if fault == "lost-reply":
+        assert faults.writes == writes + 1, "the write happened"
+    else:
+        assert (faults.data, faults.writes) == (before, writes), "a failed sync changed the stored file"
+    assert snapshot(store) == changed, "a failed sync lost the changes"
+    store.sync()  # a retry writes them (after a lost reply too: the store's own write is no conflict)
+    store.close()
+    with sb.open(memory_url, flag="r") as again:
+        assert snapshot(again) == changed
+
+
+def test_a_failed_close_keeps_the_store_open(memory_url: str) -> None:
+    store = sb.open(memory_url)
+    before = faults_of(store).data
+    store[U1]["title"] = b"Changed"
+    faults_of(store).fail_next_write()
+    with pytest.raises(sb.StorageIOError):
+        store.close()
+    assert not store.closed
+    assert faults_of(store).data == before
+    assert store[U1]["title"] == b"Changed"
+    store.close()
+    assert store.closed
+    with sb.open(memory_url, flag="r") as again:
+        assert again[U1]["title"] == b"Changed"
+
+
+def test_discard_then_close_after_a_failed_close(memory_url: str) -> None:
+    store = sb.open(memory_url)
+    faults = faults_of(store)
+    before = faults.data
+    store[U1]["title"] = b"Changed"
+    faults.fail_next_write()
+    with pytest.raises(sb.StorageIOError):
+        store.close()
+    store.discard()
+    store.close()
+    assert faults.data == before
+
+
+@pytest.mark.parametrize("flag", ["c", "w", "r", "n"])
+def test_a_read_error_at_open_is_an_io_error_not_a_missing_store(memory_url: str, flag: str) -> None:
+    """Whichever look at the file fails (exists, read, observe): broken, not missing; flag "c" does not start anew."""
+    faults = MemoryTransport(memory_url.removeprefix("memfile://"))
+    before, writes = faults.data, faults.writes
+    faults.fail_next_read()
+    with pytest.raises(sb.StorageIOError, match=re.escape(memory_url)) as caught:
+        sb.open(memory_url, flag=flag)
     assert_broken_not_missing(caught.value, sb.StorageIOError)
-    assert path.read_bytes() == before  # in particular, flag "c" did not start it anew
-    with sb.open(path, flag="r") as store:
+    assert isinstance(caught.value.__cause__, OSError)
+    assert (faults.data, faults.writes) == (before, writes)
+    with sb.open(memory_url, flag="r") as store:
         assert snapshot(store) == OLD
+
+
+@pytest.mark.parametrize("flag", ["c", "n"])
+def test_a_file_changed_behind_the_store_is_a_conflict_that_overwrites_nothing(memory_url: str, flag: str) -> None:
+    store = sb.open(memory_url, flag=flag)
+    store[U1] = {"title": b"Mine"}
+    theirs = codec_by_name(store.backend.codec.name).encode({U1.hex: {"title": b"Theirs"}})  # type: ignore[attr-defined]
+    faults_of(store).change_behind(theirs)
+    with pytest.raises(sb.ConflictError):
+        store.sync()
+    assert faults_of(store).data == theirs
+    assert store[U1]["title"] == b"Mine", "the conflict lost the changes"
+    with pytest.raises(sb.ConflictError):
+        store.close()
+    store.discard()
+    store.close()  # flag "n": the emptying is dropped with the changes, so this leaves their version alone
+    assert faults_of(store).data == theirs
+
+
+def test_a_slow_sync_does_not_hold_up_readers(memory_url: str) -> None:
+    """Reads take no lock: they answer while another thread's sync is still writing."""
+    store = sb.open(memory_url)
+    faults_of(store).write_delay = 2.0
+    store[U1]["title"] = b"Changed"
+    syncing = threading.Thread(target=store.sync)
+    syncing.start()
+    try:
+        time.sleep(0.3)  # let the sync reach its slow write (if it has not, the reads prove less, never fail)
+        assert store[U1]["title"] == b"Changed"
+        assert len(store) == 1 and store.get_document(U1)["blob"] == b"\x00\xff"
+        assert syncing.is_alive(), "the reads waited for the sync"
+    finally:
+        syncing.join()
+        faults_of(store).write_delay = 0
+        store.close()
 
 
 class FailingConnection:

@@ -15,9 +15,20 @@ import sys
 import textwrap
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+import storagebackend as sb
 from helpers.clirun import error_line, run
+from storagebackend.backends.memory import MemoryBackend
 from storagebackend.cli.exits import ExitCode
+from storagebackend.codecs.json import JSONCodec
+from storagebackend.codecs.registry import CODECS
+from storagebackend.registry import BACKENDS
+from storagebackend.transports.local import LocalTransport
+from storagebackend.transports.memory import MemoryTransport
+from storagebackend.transports.registry import TRANSPORTS
 
 PLUGIN = Path(__file__).with_name("plugin_pkg")
 
@@ -60,7 +71,7 @@ def test_a_plugin_codec_and_backend_open_by_extension_name_and_url(tmp_path: Pat
         import storagebackend as sb
         from storagebackend.registry import known_codecs, known_schemes
 
-        assert "lines" in known_codecs() and "dictdb" in known_schemes(), (known_codecs(), known_schemes())
+        assert "lines" in known_codecs() and {"dictdb", "ramfile"} <= set(known_schemes()), known_schemes()
         pairs = {"title": b"Hello world", "100% = k": b"a\tb\nc", "bin": b"\x00\xff%", "ж": b""}
         with sb.open("notes.lines") as store:                      # by extension
             uid = store.create(pairs).uid
@@ -96,6 +107,37 @@ def test_a_plugin_codec_and_backend_open_by_extension_name_and_url(tmp_path: Pat
             assert "dictdb://other" in str(exc)
         else:
             raise AssertionError("flag 'w' on a missing dictdb store must raise")
+        """,
+        tmp_path,
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_plugin_transport_opens_file_stores_by_url(tmp_path: Path) -> None:
+    """A new place for a file is a transport: the cached file backend, any codec, the transport's options."""
+    env = install_plugin_pkg(tmp_path / "site")
+    result = python(
+        """
+        import storagebackend as sb
+        from storagebackend.backends.cached_file import CachedFileBackend
+        from sb_plugin_demo import RamTransport
+
+        with sb.open("ramfile://notes.yaml", locking=True) as store:
+            assert type(store.backend) is CachedFileBackend and isinstance(store.backend.transport, RamTransport)
+            uid = store.create({"title": b"Hello"}).uid
+        assert RamTransport("notes.yaml").data.startswith(b"format: storagebackend"), RamTransport("notes.yaml").data
+        with sb.open("ramfile://notes.yaml", flag="r") as store:
+            assert store[uid] == {"title": b"Hello"} and "ramfile://notes.yaml" in repr(store), repr(store)
+        with sb.open("ramfile://notes.lines") as store:          # a plugin codec on a plugin transport
+            store.create({"k": b"v"})
+        assert isinstance(sb.Transport.from_url("ramfile://x"), RamTransport)
+        try:
+            sb.open("ramfile://notes.json", timeout=3)
+        except TypeError as exc:
+            assert "'timeout' for a 'ramfile' store; known options: codec, lock_timeout, locking" in str(exc), exc
+        else:
+            raise AssertionError("timeout= is not an option of the ramfile transport")
         """,
         tmp_path,
         env,
@@ -168,3 +210,135 @@ def test_a_broken_plugin_is_named_and_does_not_break_the_others(tmp_path: Path) 
     result = run("--debug", "ls", "gone://x", cwd=tmp_path, env=env)  # the library's warnings, and a traceback
     assert "storagebackend: ignoring the entry point 'sqlite = sb_plugin_demo:DictBackend'" in result.stderr.decode()
     assert "Traceback" in result.stderr.decode()
+
+
+def test_two_plugins_claiming_one_name_or_extension_are_named_both(tmp_path: Path) -> None:
+    """No silent winner: the last plugin read does not take the name; asking for it names both."""
+    site = tmp_path / "site"
+    env = install_plugin_pkg(site)
+    install(
+        site,
+        "sb-rival-plugin",
+        "1.0",
+        {
+            "storagebackend.backends": {"dictdb": "sb_rival:RivalBackend", "ramfile": "sb_rival:RivalBackend"},
+            "storagebackend.codecs": {"rival": "sb_rival:RivalCodec"},
+        },
+    )
+    (site / "sb_rival.py").write_text(
+        "from sb_plugin_demo import DictBackend, LinesCodec\n\n"
+        "class RivalBackend(DictBackend):\n    pass\n\n"
+        "class RivalCodec(LinesCodec):\n    name = 'rival'\n    extensions = ('.lines',)\n"
+    )
+    result = python(
+        """
+        import storagebackend as sb
+
+        def error(url, **options):
+            try:
+                sb.open(url, **options)
+            except ValueError as exc:
+                return str(exc)
+            raise AssertionError(f"{url} opened")
+
+        for url, words in [
+            ("dictdb://x", "two plugins claim the 'dictdb' backend"),
+            ("ramfile://x", "two plugins claim the URL scheme 'ramfile'"),
+            ("x.lines", "two codec plugins claim the extension '.lines'"),
+        ]:
+            message = error(url)
+            assert words in message, message
+            assert "'sb-plugin-demo'" in message and "'sb-rival-plugin'" in message, message
+        with sb.open("x.lines", codec="rival") as store:           # named, either opens it
+            store.create({})
+        with sb.open("x.lines", codec="lines", flag="r") as store:
+            assert len(store) == 1
+        """,
+        tmp_path,
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# -- registering at run time: no silent takeover ----------------------------------------------------------
+
+
+@pytest.fixture
+def forgetful(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a test registers is forgotten when it ends."""
+    for table in (BACKENDS, CODECS, TRANSPORTS):
+        monkeypatch.setattr(table, "_registered", {})
+
+
+class Shelf(MemoryBackend):
+    @classmethod
+    def from_url(cls, url: str, *, flag: str = "c", **options: Any) -> Shelf:
+        return cls(flag)
+
+
+class Json2(JSONCodec):
+    name = "json2"
+
+
+class OtherJson(JSONCodec):
+    """Another codec named json."""
+
+
+@pytest.mark.usefixtures("forgetful")
+def test_registering_a_taken_name_is_refused_naming_both_unless_replace(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="replace=True") as caught:
+        sb.register_backend("sqlite", Shelf)
+    assert "'sqlite' is already the built-in 'sqlite' backend (storagebackend.backends.sqlite:SQLiteBackend)" in str(
+        caught.value
+    )
+    assert "test_plugins:Shelf" in str(caught.value) and "replace=True" in str(caught.value)
+    with pytest.raises(ValueError, match="'json' is already the built-in 'json' codec"):
+        sb.register_codec(OtherJson)
+    with pytest.raises(
+        ValueError, match=r"the extension '\.json' of Json2 already belongs to the built-in 'json' codec"
+    ):
+        sb.register_codec(Json2)
+    with pytest.raises(ValueError, match="'ftp' is already the built-in 'ftp' transport"):
+        sb.register_backend("ftp", Shelf)
+    with pytest.raises(ValueError, match="'memory' is already the built-in 'memory' backend"):
+        sb.register_transport("memory", MemoryTransport)
+    with pytest.raises(ValueError, match="'memfile' is already the built-in 'memfile' transport"):
+        sb.register_transport("memfile", LocalTransport)
+    # nothing changed
+    with sb.open(f"sqlite:///{tmp_path}/x.db") as store:
+        assert type(store.backend).__name__ == "SQLiteBackend"
+    with sb.open(tmp_path / "x.json") as store:
+        assert type(store.backend.codec) is JSONCodec  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("forgetful")
+def test_replace_true_takes_a_name_over(tmp_path: Path) -> None:
+    sb.register_backend("shelf", Shelf)
+    sb.register_backend("shelf", Shelf)  # the same class again: nothing to refuse
+    with pytest.raises(ValueError, match="'shelf' is already the 'shelf' backend registered at run time"):
+        sb.register_backend("shelf", MemoryBackend)
+    sb.register_codec(Json2, replace=True)
+    with sb.open(tmp_path / "x.json") as store:
+        assert type(store.backend.codec) is Json2  # type: ignore[attr-defined]
+    with sb.open(tmp_path / "y.json", codec="json") as store:
+        assert type(store.backend.codec) is JSONCodec  # type: ignore[attr-defined]
+    sb.register_transport("memory", MemoryTransport, replace=True)  # memory:// becomes a file store in memory
+    with sb.open(f"memory://{tmp_path.name}.json") as store:
+        assert isinstance(store.backend.transport, MemoryTransport)  # type: ignore[attr-defined]
+    sb.register_backend("ftp", Shelf, replace=True)
+    with sb.open("ftp://example.com/x.json") as store:
+        assert type(store.backend) is Shelf
+
+
+@pytest.mark.usefixtures("forgetful")
+def test_registering_something_else_is_a_type_error() -> None:
+    for call in (
+        lambda: sb.register_backend("x", JSONCodec),  # type: ignore[arg-type]
+        lambda: sb.register_backend("", Shelf),
+        lambda: sb.register_backend("x", "no colon"),
+        lambda: sb.register_codec(Shelf),  # type: ignore[arg-type]
+        lambda: sb.register_transport("x", Shelf),  # type: ignore[arg-type]
+        lambda: sb.register_transport(3, MemoryTransport),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError):
+            call()

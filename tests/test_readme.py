@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from storagebackend import registry
 from storagebackend.cli.exits import MEANINGS, ExitCode
+from storagebackend.codecs.registry import CODECS
+from storagebackend.registry import BACKENDS
+from storagebackend.transports.registry import TRANSPORTS
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -36,8 +38,8 @@ def blocks(title: str, language: str = "python") -> list[str]:
 @pytest.fixture
 def namespace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Where the examples run; what they register is forgotten once the test ends."""
-    monkeypatch.setattr(registry, "_registered", {})
-    monkeypatch.setattr(registry, "_registered_codecs", {})
+    for table in (BACKENDS, CODECS, TRANSPORTS):
+        monkeypatch.setattr(table, "_registered", {})
     return {"__name__": "readme_example", "folder": tmp_path}
 
 
@@ -70,14 +72,58 @@ def test_quick_start_runs(namespace: dict[str, Any], capsys: pytest.CaptureFixtu
 
 def test_write_a_codec_example_runs_and_round_trips(namespace: dict[str, Any]) -> None:
     run_blocks("Write a codec", namespace)
-    assert (namespace["folder"] / "notes.hexlines").read_bytes().startswith(b"storagebackend hexlines 1\n")
+    sb = namespace["sb"]
+    data = (namespace["folder"] / "notes.hexlines").read_bytes()
+    assert data.startswith(b"storagebackend hexlines 1\n") and data.endswith(b"\nend of store\n")
     namespace["test_hexlines_round_trips"]()  # the hypothesis property of the README, run here
-    codec = namespace["HexLinesCodec"]()
-    for broken in (b"", b"storagebackend hexlines 1\nnot a uid\n", b'{"format": "storagebackend"}'):
-        with pytest.raises(namespace["sb"].CorruptStoreError):
-            codec.decode(broken)
+    assert not isinstance(namespace["HexLinesCodec"](), sb.FragmentCodec)  # a whole-file codec
+    for codec in (namespace["HexLinesCodec"](), namespace["FastHexLinesCodec"]()):
+        for broken in (b"", b"storagebackend hexlines 1\nnot a uid\nend of store\n", b'{"format": "storagebackend"}'):
+            with pytest.raises(sb.CorruptStoreError):
+                codec.decode(broken)
+        for cut in range(len(data)):  # the end line shows where the file ends
+            with pytest.raises(sb.CorruptStoreError):
+                codec.decode(data[:cut])
+    with sb.open(namespace["folder"] / "notes.hexlines") as store:  # FastHexLinesCodec took the extension over
+        assert type(store.backend.codec) is namespace["FastHexLinesCodec"]
     (entry_point,) = blocks("Write a codec", "toml")
     assert 'hexlines = "my_package.hexlines:HexLinesCodec"' in entry_point
+
+
+def test_the_transports_examples_run(namespace: dict[str, Any]) -> None:
+    run_blocks("Transports", namespace)
+    checked = (namespace["folder"] / "checked.json").read_bytes()
+    assert checked.startswith(b'{"format": "storagebackend"')
+    (namespace["folder"] / "checked.json").write_bytes(checked[:-1] + bytes([checked[-1] ^ 1]))
+    sb = namespace["sb"]
+    damaged = namespace["ChecksumTransport"](sb.Transport.from_url(str(namespace["folder"] / "checked.json")))
+    with pytest.raises(sb.CorruptStoreError, match="checksum"):
+        namespace["CachedFileBackend"](damaged)
+
+
+def test_write_a_transport_example_runs_and_passes_the_transport_suite(
+    namespace: dict[str, Any], tmp_path: Path
+) -> None:
+    run_blocks("Write a transport", namespace)
+    assert (namespace["folder"] / "files.db").exists()
+    suite = namespace["TestTableTransport"]
+    names = [name for name in dir(suite) if name.startswith("test_")]
+    assert len(names) > 10
+    passed = 0
+    for number, name in enumerate(names):
+        tests = suite()
+        folder = tmp_path / f"t{number}"
+        folder.mkdir()
+        try:
+            getattr(tests, name)(tests.make_location(folder))
+            passed += 1
+        except pytest.skip.Exception:
+            pass
+        finally:
+            tests.close_transports()
+    assert passed >= 6
+    (entry_point,) = blocks("Write a transport", "toml")
+    assert 'table = "my_package.table:TableTransport"' in entry_point
 
 
 def test_write_a_backend_example_runs_and_passes_the_conformance_suite(namespace: dict[str, Any]) -> None:

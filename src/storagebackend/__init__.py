@@ -8,7 +8,7 @@ b'Hello'
 """
 
 from storagebackend.backends.base import Backend
-from storagebackend.codecs.base import Codec
+from storagebackend.codecs.base import Codec, FragmentCodec
 from storagebackend.errors import (
     AuthenticationError,
     BackendUnavailableError,
@@ -28,8 +28,11 @@ from storagebackend.errors import (
     WrongKeyError,
 )
 from storagebackend.opening import open, open_config
-from storagebackend.registry import register_backend, register_codec
+from storagebackend.registry import register_backend, register_codec, register_transport
 from storagebackend.storage import Document, Storage
+from storagebackend.transports.base import Transport
+from storagebackend.transports.memory import MemoryTransport
+from storagebackend.transports.wrapper import TransportWrapper
 from storagebackend.uid import UID
 
 __version__ = "0.1.0"
@@ -44,9 +47,11 @@ __all__ = [
     "CorruptStoreError",
     "Document",
     "DocumentNotFoundError",
+    "FragmentCodec",
     "InvalidKeyError",
     "InvalidUIDError",
     "InvalidValueError",
+    "MemoryTransport",
     "ReadOnlyError",
     "ReplicaError",
     "Storage",
@@ -55,10 +60,13 @@ __all__ = [
     "StorageIOError",
     "StorageLockedError",
     "StoreNotFoundError",
+    "Transport",
+    "TransportWrapper",
     "WrongKeyError",
     "__version__",
     "open",
     "open_config",
     "register_backend",
     "register_codec",
+    "register_transport",
 ]

@@ -8,6 +8,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from storagebackend.backends.base import Backend, check_flag
+from storagebackend.codecs.registry import UnknownFormatError
 from storagebackend.options import check_option, check_options
 from storagebackend.registry import SQLITE_EXTENSIONS, backend_class, known_schemes
 from storagebackend.storage import Storage
@@ -62,9 +63,10 @@ def _open(
     flag = check_flag(flag)
     scheme = _scheme_of(url)
     cls = backend_class(scheme)
-    unknown = sorted(set(options) - COMMON_OPTIONS - cls.options)
+    accepted = cls.options_for(scheme)
+    unknown = sorted(set(options) - COMMON_OPTIONS - accepted)
     if unknown:
-        allowed = sorted((COMMON_OPTIONS | cls.options) - {"flag"})
+        allowed = sorted((COMMON_OPTIONS | accepted) - {"flag"})
         raise TypeError(
             f"{caller}() got an unknown option {unknown[0]!r} for a {scheme!r} store; "
             f"known options: {', '.join(allowed)}"
@@ -72,7 +74,12 @@ def _open(
     options = check_options(options, from_text=from_text)
     limits = {name: options.pop(name) for name in _LIMIT_OPTIONS if name in options}
     target = os.fspath(url) if isinstance(url, os.PathLike) else url
-    backend = cls.from_url(target, flag=flag, **options)
+    try:
+        backend = cls.from_url(target, flag=flag, **options)
+    except UnknownFormatError as exc:
+        # A plain ValueError, as for any other bad URL; a bare path may have meant another backend.
+        hint = f"; SQLite: {', '.join(SQLITE_EXTENSIONS)}; known URL schemes: {', '.join(known_schemes())}"
+        raise ValueError(f"{exc}{'' if split_scheme(target)[0] else hint}") from None
     try:
         return Storage(backend, **limits)
     except BaseException:

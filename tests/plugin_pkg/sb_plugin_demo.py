@@ -1,8 +1,10 @@
-"""A tiny storagebackend plugin: a "lines" codec and a "dictdb" backend.
+"""A tiny storagebackend plugin: a "lines" codec, a "dictdb" backend and a "ramfile" transport.
 
 The codec writes one line per document (its uid) and one per pair (uid, key,
 value, tab-separated and percent-encoded, so text stays readable). The backend
-keeps each store in a dict of this process, by name: ``dictdb://NAME``.
+keeps each store in a dict of this process, by name: ``dictdb://NAME``. The
+transport keeps a file store's file in this process's memory:
+``ramfile://NAME.json`` (a MemoryTransport under another scheme).
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
 from urllib.parse import quote, quote_from_bytes, unquote, unquote_to_bytes
 
-from storagebackend import CorruptStoreError, StoreNotFoundError
+from storagebackend import CorruptStoreError, MemoryTransport, StoreNotFoundError
 from storagebackend.backends.memory import MemoryBackend
-from storagebackend.codecs.base import Codec, Documents, check_key, check_uid
+from storagebackend.codecs.base import Documents, FragmentCodec, check_key, check_uid
 
-__all__ = ["SHELVES", "DictBackend", "LinesCodec"]
+__all__ = ["SHELVES", "DictBackend", "LinesCodec", "RamTransport"]
 
 _SAFE: Final = "".join(char for char in string.punctuation + " " if char != "%")
 _HEADER: Final = b"storagebackend lines 1"
 
 
-class LinesCodec(Codec):
+class LinesCodec(FragmentCodec):
     """``uid`` lines for documents, ``uid<TAB>key<TAB>value`` lines for their pairs."""
 
     name: ClassVar[str] = "lines"
@@ -85,3 +87,17 @@ class DictBackend(MemoryBackend):
 
     def save(self) -> None:
         SHELVES[self.name] = {uid: self.read_document(uid) or {} for uid in self.uids()}
+
+
+class RamTransport(MemoryTransport):
+    """``ramfile://NAME``: a file in this process's memory."""
+
+    @classmethod
+    def from_url(cls, url: str, *, locking: bool = False) -> RamTransport:
+        name = url.partition("://")[2]
+        if not name:
+            raise ValueError(f"{url!r} names no file: expected ramfile://NAME")
+        return cls(name, locking=locking)
+
+    def describe(self) -> str:
+        return f"ramfile://{self.name}"

@@ -53,14 +53,10 @@ class Backend(ABC):
 
     #: URL schemes this backend opens, for the registry (e.g. ``("sqlite",)``).
     schemes: ClassVar[tuple[str, ...]] = ()
-    #: Options this backend's ``from_url`` accepts beyond the common ones.
+    #: Options this backend's ``from_url`` accepts beyond the common ones (see :meth:`options_for`).
     options: ClassVar[frozenset[str]] = frozenset()
     #: Data survives ``close()`` and can be opened again.
     persistent: ClassVar[bool] = True
-    #: Other processes are kept out by a lock while the store is open.
-    supports_locking: ClassVar[bool] = False
-    #: The data lives on another host (FTP, PostgreSQL, Redis).
-    remote: ClassVar[bool] = False
 
     def __init__(self, flag: str = "c") -> None:
         self.flag = check_flag(flag)
@@ -72,6 +68,12 @@ class Backend(ABC):
         Raise ValueError for a URL this backend cannot use.
         """
         raise NotImplementedError(f"{cls.__name__} cannot be opened by URL")
+
+    @classmethod
+    def options_for(cls, scheme: str) -> frozenset[str]:
+        """The options ``from_url`` accepts for URLs of ``scheme``, beyond the common ones; ``open`` refuses
+        any other. This default: :attr:`options`, whatever the scheme."""
+        return cls.options
 
     @property
     def read_only(self) -> bool:

@@ -2,10 +2,14 @@
 
 The file is read and decoded once at open; reads and writes are served from
 memory (see MemoryBackend); ``sync`` writes the whole file once, atomically,
-and only if something changed. Each document's encoded fragment is kept, so a
-sync re-encodes only the documents changed since the last one.
+and only if something changed. With a fragment codec (every built-in one),
+each document's encoded fragment is kept, so a sync re-encodes only the
+documents changed since the last one; a whole-file codec encodes the whole
+store at each sync that has something to write.
 
-Where the file lives is a Transport (local disk, FTP); its format is a Codec.
+Where the file lives is a Transport, found by the URL's scheme (local disk,
+FTP, memory, a plugin's); its format is a Codec. This one backend opens every
+transport: a new place for a file is a new Transport, not a new backend.
 """
 
 from __future__ import annotations
@@ -14,45 +18,39 @@ import logging
 from typing import Any, ClassVar
 
 from storagebackend.backends.memory import MemoryBackend
-from storagebackend.codecs.base import Codec
+from storagebackend.codecs.base import Codec, FragmentCodec
+from storagebackend.codecs.registry import choose_codec
 from storagebackend.errors import ConflictError, CorruptStoreError, StoreNotFoundError
-from storagebackend.registry import codec_by_name, codec_for_path
 from storagebackend.transports.base import Transport
-from storagebackend.urls import parse_local
+from storagebackend.transports.registry import scheme_of, transport_class
 
-__all__ = ["CachedFileBackend", "FTPFileBackend", "choose_codec"]
+__all__ = ["CachedFileBackend"]
 
 log = logging.getLogger(__name__)
 
 
-def choose_codec(path: str, codec: Codec | str | None, query: dict[str, str], url: str) -> Codec:
-    """The codec from the ``codec=`` option, else ``?codec=``, else the path's extension."""
-    query = dict(query)
-    from_query = query.pop("codec", None)
-    if query:
-        raise ValueError(f"unknown query parameter {next(iter(query))!r} in URL {url!r}; only 'codec' is allowed")
-    if isinstance(codec, Codec):
-        return codec
-    if codec is not None and not isinstance(codec, str):
-        raise TypeError(f"codec must be a codec name or a Codec, got {type(codec).__name__}")
-    name = codec or from_query
-    return codec_by_name(name) if name else codec_for_path(path)
-
-
 class CachedFileBackend(MemoryBackend):
-    """A store in one file of any codec, behind any transport."""
+    """A store in one file of any codec, behind any transport.
 
-    schemes: ClassVar[tuple[str, ...]] = ("file",)
+    ``codec``: a Codec, a codec name, or None for the one the transport's
+    ``?codec=`` or the extension of its path names. Closes the transport if
+    the open fails.
+    """
+
+    #: The options of the backend itself; each transport adds its own (:meth:`options_for`).
     options: ClassVar[frozenset[str]] = frozenset({"codec"})
     persistent: ClassVar[bool] = True
 
-    def __init__(self, transport: Transport, codec: Codec, flag: str = "c", lock_timeout: float = 5.0) -> None:
+    def __init__(
+        self, transport: Transport, codec: Codec | str | None = None, flag: str = "c", lock_timeout: float = 5.0
+    ) -> None:
         super().__init__(flag)
         self.transport = transport
-        self.codec = codec
         self._fragments: dict[str, bytes] = {}
         self._conflict = False  # a write found the file changed by someone else
         try:
+            self.codec = choose_codec(transport.path, codec, transport.query, transport.describe())
+            self._fragment_codec = self.codec if isinstance(self.codec, FragmentCodec) else None
             if self.flag in ("w", "r") and not transport.exists():
                 raise self._not_found()  # before lock(), which may create a lock file
             transport.lock(exclusive=not self.read_only, timeout=float(lock_timeout))
@@ -61,24 +59,21 @@ class CachedFileBackend(MemoryBackend):
             transport.close()
             raise
 
-    @property
-    def supports_locking(self) -> bool:  # type: ignore[override]
-        """Whether the transport really locks (local files do, FTP cannot)."""
-        return self.transport.supports_locking
-
-    @property
-    def remote(self) -> bool:  # type: ignore[override]
-        """Whether the file lives on another host."""
-        return self.transport.remote
+    @classmethod
+    def options_for(cls, scheme: str) -> frozenset[str]:
+        """``codec`` and the options of the scheme's transport (``timeout``, ``ssl_context`` for FTP)."""
+        return cls.options | transport_class(scheme).options
 
     @classmethod
     def from_url(cls, url: str, *, flag: str = "c", **options: Any) -> CachedFileBackend:
-        """Open a local file: a bare path, ``file:rel`` or ``file:///abs``."""
-        from storagebackend.transports.local import LocalTransport
+        """Open the file a URL names on the transport its scheme names (a bare path: a local file).
 
-        local = parse_local(url)
-        codec = choose_codec(local.path, options.get("codec"), local.query, url)
-        return cls(LocalTransport(local.path), codec, flag, options.get("lock_timeout", 5.0))
+        Options: ``codec``, ``lock_timeout`` and the transport's own.
+        """
+        transport_cls = transport_class(scheme_of(url))
+        own = {name: options[name] for name in transport_cls.options & set(options)}
+        transport = transport_cls.from_url(url, **own)
+        return cls(transport, options.get("codec"), flag, options.get("lock_timeout", 5.0))
 
     def describe(self) -> str:
         return self.transport.describe()
@@ -118,10 +113,20 @@ class CachedFileBackend(MemoryBackend):
         return StoreNotFoundError(f"{where}: no such store (flag {self.flag!r} needs an existing one)")
 
     def save(self) -> None:
-        """Re-encode the changed documents, join all fragments, replace the file."""
+        """Encode the store (with a fragment codec: only the changed documents, then join), replace the file."""
+        try:
+            self.transport.write(self._encode())
+        except ConflictError:
+            self._conflict = True
+            raise
+
+    def _encode(self) -> bytes:
+        codec = self._fragment_codec
+        if codec is None:
+            return self.codec.encode(self._docs)
         fragments = self._fragments
         docs = self._docs
-        encode = self.codec.encode_document
+        encode = codec.encode_document
         for uid in self.changed():
             document = docs.get(uid)
             if document is None:
@@ -130,12 +135,8 @@ class CachedFileBackend(MemoryBackend):
                 fragments[uid] = encode(uid, document)
         if len(fragments) != len(docs):  # after open or discard: fill in the ones never encoded
             missing = {uid: document for uid, document in docs.items() if uid not in fragments}
-            fragments.update(zip(missing, self.codec.encode_documents(missing), strict=True))
-        try:
-            self.transport.write(self.codec.join([fragments[uid] for uid in docs]))  # the documents' order
-        except ConflictError:
-            self._conflict = True
-            raise
+            fragments.update(zip(missing, codec.encode_documents(missing), strict=True))
+        return codec.join([fragments[uid] for uid in docs])  # the documents' order
 
     def discard(self) -> None:
         """Drop the changes; after a ConflictError also the pending creation (flag ``"c"``
@@ -150,29 +151,3 @@ class CachedFileBackend(MemoryBackend):
     def close(self) -> None:
         self._fragments = {}
         self.transport.close()
-
-
-class FTPFileBackend(CachedFileBackend):
-    """A cached file store on an FTP or FTPS server: ``ftp://user:pw@host:port/dir/x.json``."""
-
-    schemes: ClassVar[tuple[str, ...]] = ("ftp", "ftps")
-    options: ClassVar[frozenset[str]] = frozenset({"codec", "timeout", "ssl_context"})
-
-    @classmethod
-    def from_url(cls, url: str, *, flag: str = "c", **options: Any) -> CachedFileBackend:
-        """Open ``ftp://`` or ``ftps://`` (explicit TLS, protected data channel).
-
-        Options: ``codec``, ``timeout`` (seconds, default 30), ``ssl_context``
-        (an ``ssl.SSLContext`` for ftps://, e.g. to trust a private CA).
-        """
-        from storagebackend.transports.ftp import FTPTransport
-
-        transport = FTPTransport.from_url(
-            url, timeout=options.get("timeout", 30.0), ssl_context=options.get("ssl_context")
-        )
-        try:
-            codec = choose_codec(transport.path, options.get("codec"), transport.query, transport.describe())
-        except BaseException:
-            transport.close()
-            raise
-        return cls(transport, codec, flag, options.get("lock_timeout", 5.0))

@@ -169,7 +169,6 @@ class PostgreSQLBackend(BufferedBackend):
 
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     options: ClassVar[frozenset[str]] = frozenset({"table", "timeout"})
-    remote: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -124,7 +124,6 @@ class RedisBackend(BufferedBackend):
 
     schemes: ClassVar[tuple[str, ...]] = ("redis",)
     options: ClassVar[frozenset[str]] = frozenset({"prefix", "timeout"})
-    remote: ClassVar[bool] = True
 
     def __init__(self, server: ServerURL, prefix: str = DEFAULT_PREFIX, flag: str = "c", timeout: float = 10.0) -> None:
         super().__init__(flag)

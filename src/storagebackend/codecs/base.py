@@ -1,9 +1,14 @@
 """Codec: turns a whole store into the bytes of one file and back.
 
-A codec encodes one document at a time into a *fragment* and joins the
-fragments, with the format marker and version, into the file. The cached file
-backend keeps each document's fragment between syncs and re-encodes only the
-documents that changed, so a sync costs the bytes written, not a full re-encode.
+A :class:`Codec` needs two methods: ``encode(documents)`` (the whole store to
+the bytes of a file, with the format marker and version) and ``decode(data)``.
+A format that can be cut into one piece per document is a
+:class:`FragmentCodec`: it encodes one document at a time into a *fragment*
+and joins the fragments into the file; the cached file backend then keeps each
+document's fragment between syncs and re-encodes only the documents that
+changed, so a sync costs the bytes written, not a full re-encode. A format that
+cannot be cut so (a binary plist ends with an offset table into the whole file)
+stays a plain Codec, and every sync encodes the whole store.
 
 ``decode`` must raise :class:`~storagebackend.CorruptStoreError` for any input
 it cannot read (never KeyError, TypeError, UnicodeDecodeError or the parser's
@@ -29,6 +34,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Codec",
     "Documents",
+    "FragmentCodec",
     "as_text",
     "base64_value",
     "check_end_line",
@@ -62,6 +68,34 @@ class Codec(ABC):
     extensions: ClassVar[tuple[str, ...]]
 
     @abstractmethod
+    def encode(self, documents: Mapping[str, Mapping[str, bytes]]) -> bytes:
+        """Encode a whole store (uid -> document, in order) into the bytes of a file, marker and end included."""
+
+    @abstractmethod
+    def decode(self, data: bytes) -> Documents:
+        """Decode a whole file; CorruptStoreError (with the position, where known) otherwise."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse, with the fix, a codec of the first release's shape: fragments on a plain Codec."""
+        super().__init_subclass__(**kwargs)
+        fragments = hasattr(cls, "encode_document") and hasattr(cls, "join")
+        if fragments and getattr(cls.encode, "__isabstractmethod__", False):
+            raise TypeError(
+                f"{cls.__qualname__} has encode_document() and join() but no encode(): subclass "
+                "storagebackend.FragmentCodec instead of Codec (a Codec needs only encode() and decode())"
+            )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class FragmentCodec(Codec):
+    """A codec whose file is its documents' fragments joined: a sync re-encodes only the changed documents.
+
+    ``join(fragments)`` must equal ``encode`` of the same documents; :meth:`encode` is defined so.
+    """
+
+    @abstractmethod
     def encode_document(self, uid: str, document: Mapping[str, bytes]) -> bytes:
         """Encode one document into a fragment that :meth:`join` can place in a file."""
 
@@ -69,21 +103,14 @@ class Codec(ABC):
     def join(self, fragments: Sequence[bytes]) -> bytes:
         """Join the fragments of every document into a whole file, marker included."""
 
-    @abstractmethod
-    def decode(self, data: bytes) -> Documents:
-        """Decode a whole file; CorruptStoreError (with the position, where known) otherwise."""
-
     def encode_documents(self, documents: Mapping[str, Mapping[str, bytes]]) -> list[bytes]:
         """The fragments of many documents, in order; override where a batch is faster."""
         encode = self.encode_document
         return [encode(uid, document) for uid, document in documents.items()]
 
     def encode(self, documents: Mapping[str, Mapping[str, bytes]]) -> bytes:
-        """Encode a whole store (uid -> document) into the bytes of a file."""
+        """Encode a whole store (uid -> document) into the bytes of a file: its fragments, joined."""
         return self.join(self.encode_documents(documents))
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
 
 
 # -- helpers shared by the codecs ----------------------------------------------------------

@@ -45,8 +45,8 @@ from typing import ClassVar, Final
 from storagebackend.codecs.base import (
     FORMAT_MARKER,
     FORMAT_VERSION,
-    Codec,
     Documents,
+    FragmentCodec,
     base64_value,
     check_end_line,
     check_header,
@@ -184,7 +184,7 @@ def _parse_error(exc: configparser.Error) -> str:
     return exc.message
 
 
-class INICodec(Codec):
+class INICodec(FragmentCodec):
     """Stores as an INI file that configparser reads."""
 
     name: ClassVar[str] = "ini"

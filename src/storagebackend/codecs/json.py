@@ -24,8 +24,8 @@ from typing import Any, ClassVar, Final
 from storagebackend.codecs.base import (
     FORMAT_MARKER,
     FORMAT_VERSION,
-    Codec,
     Documents,
+    FragmentCodec,
     documents_from_tree,
     string_or_base64,
     utf8_text,
@@ -39,7 +39,7 @@ _TAIL: Final = b"\n}}\n"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
-class JSONCodec(Codec):
+class JSONCodec(FragmentCodec):
     """Stores as readable JSON (UTF-8)."""
 
     name: ClassVar[str] = "json"

@@ -23,8 +23,8 @@ import msgpack  # type: ignore[import-untyped]  # msgpack ships no type hints
 
 from storagebackend.codecs.base import (
     FORMAT_MARKER,
-    Codec,
     Documents,
+    FragmentCodec,
     documents_from_tree,
     text_value,
 )
@@ -52,7 +52,7 @@ def _map_header(count: int) -> bytes:
     return b"\xdf" + count.to_bytes(4, "big")
 
 
-class MsgpackCodec(Codec):
+class MsgpackCodec(FragmentCodec):
     """Stores as compact msgpack."""
 
     name: ClassVar[str] = "msgpack"

@@ -39,8 +39,8 @@ from typing import ClassVar, Final
 from storagebackend.codecs.base import (
     FORMAT_MARKER,
     FORMAT_VERSION,
-    Codec,
     Documents,
+    FragmentCodec,
     check_end_line,
     documents_from_tree,
     string_or_base64,
@@ -108,7 +108,7 @@ def _value(value: bytes) -> str:
     return _string(text)
 
 
-class TOMLCodec(Codec):
+class TOMLCodec(FragmentCodec):
     """Stores as readable TOML (UTF-8)."""
 
     name: ClassVar[str] = "toml"

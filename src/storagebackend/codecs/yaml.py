@@ -68,8 +68,8 @@ from ruamel.yaml.tag import Tag
 from storagebackend.codecs.base import (
     FORMAT_MARKER,
     FORMAT_VERSION,
-    Codec,
     Documents,
+    FragmentCodec,
     base64_value,
     check_end_line,
     check_header,
@@ -157,7 +157,7 @@ def _fragment_events(uid: str, document: Mapping[str, bytes], pure: bool) -> Ite
     yield StreamEndEvent()
 
 
-class YAMLCodec(Codec):
+class YAMLCodec(FragmentCodec):
     """Stores as readable YAML (UTF-8)."""
 
     name: ClassVar[str] = "yaml"

@@ -5,8 +5,10 @@
   store and to a plain dict model and compares them after every step.
 - ``strategies.py``: hypothesis strategies for keys, values, documents, whole
   stores and uid spellings, tricky ones included.
+- :class:`TransportTests` (``transports.py``): the Transport contract as
+  pytest tests, which a transport subclasses in a few lines.
 
-Needs the ``test`` extra (hypothesis).
+Needs the ``test`` extra (hypothesis, pytest).
 """
 
 from storagebackend.testing.machine import StorageMachine
@@ -20,11 +22,13 @@ from storagebackend.testing.strategies import (
     uid_forms,
     values,
 )
+from storagebackend.testing.transports import TransportTests
 
 __all__ = [
     "TRICKY_KEYS",
     "TRICKY_VALUES",
     "StorageMachine",
+    "TransportTests",
     "documents",
     "invalid_keys",
     "keys",

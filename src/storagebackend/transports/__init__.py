@@ -1,1 +1,1 @@
-"""Transports: where a cached file store's file lives (local disk, FTP)."""
+"""Transports: where a cached file store's file lives (local disk, FTP, memory), and wrappers that stack on them."""

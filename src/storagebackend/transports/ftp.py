@@ -36,7 +36,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import ClassVar, Final, TypeVar
 from urllib.parse import quote
 
 from storagebackend.errors import (
@@ -91,6 +91,7 @@ class FTPTransport(Transport):
 
     remote = True
     supports_locking = False
+    options: ClassVar[frozenset[str]] = frozenset({"timeout", "ssl_context"})
 
     def __init__(
         self,

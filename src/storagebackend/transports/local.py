@@ -49,6 +49,13 @@ the moment between that ``stat`` and the rename.
 A shared (read-only) opener in a folder where it may not create the sidecar
 reads without a lock: every write is an atomic rename, so it still sees
 either the old or the new file, never a mix; it only cannot hold writers off.
+
+The journal is another file beside the store (``notes.json.journal``), of
+framed records (``transports/records.py``) appended with ``O_APPEND`` and
+fsynced (the folder too when the append created it); a new journal gets the
+store file's mode, owner and group, since it holds the same data. An append
+first cuts off a record a crash left unfinished. It is the caller's to append
+only under the exclusive lock.
 """
 
 from __future__ import annotations
@@ -62,18 +69,24 @@ import re
 import secrets
 import stat
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import BinaryIO, Final
 
 from storagebackend.errors import ConflictError, ReadOnlyError, StorageError, StorageIOError, StorageLockedError
 from storagebackend.transports.base import Transport
+from storagebackend.transports.records import frame, split_records
+from storagebackend.urls import parse_local
 
-__all__ = ["LOCK_SUFFIX", "LocalTransport", "check_folder", "store_file_exists"]
+__all__ = ["JOURNAL_SUFFIX", "LOCK_SUFFIX", "LocalTransport", "check_folder", "store_file_exists"]
 
 log = logging.getLogger(__name__)
 
 #: The sidecar lock file is the store's path plus this suffix.
 LOCK_SUFFIX: Final = ".lock"
+#: The journal is the store's path plus this suffix.
+JOURNAL_SUFFIX: Final = ".journal"
 # Errors that mean "you may not create a file here" (read-only folder or file system).
 _NOT_ALLOWED: Final = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 # Errors of fsync on a folder from file systems that cannot sync one: nothing to do there.
@@ -197,19 +210,33 @@ class LocalTransport(Transport):
 
     remote = False
     supports_locking = True
+    supports_journal = True
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], query: Mapping[str, str] | None = None) -> None:
         self.path = os.fspath(path)
+        self.query = MappingProxyType(dict(query or {}))
         # Through a symlink, replace the file it points to and keep the link;
         # the lock sits beside that real file, where every opener finds it.
         self._target = os.path.realpath(self.path)
         self._folder, self._name = os.path.split(self._target)
         self.lock_path = self._target + LOCK_SUFFIX
+        self.journal_path = self._target + JOURNAL_SUFFIX
+        # Where the journal's whole records end, as last read or appended; None: not read yet.
+        self._journal_end: int | None = None
         # A file object, not a bare descriptor: a store that is never closed still
         # releases its lock when it is garbage-collected (with a ResourceWarning).
         self._lock_file: BinaryIO | None = None
         # The file as last read, observed or written; None before any of them (nothing to check).
         self._seen: _Seen | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> LocalTransport:
+        """A bare path (``notes.json``, ``notes.json?codec=yaml``), ``file:rel`` or ``file:///abs``.
+
+        Raises ValueError for a malformed URL, one naming another host, or a path no file can have.
+        """
+        local = parse_local(url)
+        return cls(local.path, local.query)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r}>"
@@ -529,3 +556,107 @@ class LocalTransport(Transport):
         lock_file, self._lock_file = self._lock_file, None
         if lock_file is not None:
             lock_file.close()
+
+    # -- the journal -----------------------------------------------------------------
+
+    def read_journal(self) -> list[bytes] | None:
+        """The journal's whole records (None: no journal); a record cut by a crash is dropped.
+
+        Raises StorageIOError if it cannot be read or is not a regular file,
+        CorruptStoreError if a record before the last is damaged.
+        """
+        try:
+            with open(self.journal_path, "rb", opener=_open_nonblocking) as file:
+                info = os.fstat(file.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise _not_a_store_file(self.journal_path, info.st_mode)
+                data = file.read()
+        except FileNotFoundError:
+            self._journal_end = 0
+            return None
+        except StorageError:
+            raise
+        except OSError as exc:
+            raise StorageIOError(f"{self.path}: cannot read the journal {self.journal_path}: {_reason(exc)}") from exc
+        records, end = split_records(data, self.journal_path)
+        if end < len(data):
+            log.warning(
+                "%s: the last %d bytes of the journal are a record cut short (a crash while appending); ignored",
+                self.path, len(data) - end,
+            )  # fmt: skip
+        self._journal_end = end
+        return records
+
+    def append_journal(self, record: bytes) -> None:
+        """Append one framed record with ``O_APPEND`` and fsync it (and the folder, for a new journal).
+
+        Raises StorageIOError (nothing but a cut record, dropped by readers, is
+        left), ConflictError if the journal shrank since it was read.
+        """
+        framed = frame(record)
+        if self._journal_end is None:
+            self.read_journal()
+        end = self._journal_end or 0
+        created = False
+        step = "open"
+        try:
+            try:
+                fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            except FileNotFoundError:
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                fd = os.open(self.journal_path, flags, 0o666)
+                created = True
+            try:
+                step = "fstat"
+                size = os.fstat(fd).st_size
+                if size < end:
+                    raise ConflictError(
+                        f"{self.path}: the journal {self.journal_path} shrank since this store read it (changed by "
+                        "a program that ignores the lock); nothing was appended"
+                    )
+                if size > end:
+                    step = "truncate"
+                    os.ftruncate(fd, end)  # a record a crash cut short
+                if created:
+                    self._like_the_store(fd)
+                step = "write"
+                view = memoryview(framed)
+                while view:
+                    written = os.write(fd, view)
+                    if written <= 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    view = view[written:]
+                step = "fsync"
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageIOError(
+                f"{self.path}: cannot append to the journal {self.journal_path} ({step} failed: {_reason(exc)})"
+            ) from exc
+        self._journal_end = end + len(framed)
+        if created:
+            self._sync_folder()
+
+    def _like_the_store(self, fd: int) -> None:
+        """Give a new journal the store file's mode, owner and group (where the process may): same data, same eyes."""
+        try:
+            info = os.stat(self._target)
+        except FileNotFoundError:
+            return
+        self._keep_owner(fd, info)
+        os.fchmod(fd, stat.S_IMODE(info.st_mode))
+
+    def remove_journal(self) -> None:
+        """Delete the journal (nothing if there is none) and fsync the folder. Raises StorageIOError."""
+        try:
+            os.unlink(self.journal_path)
+        except FileNotFoundError:
+            self._journal_end = 0
+            return
+        except OSError as exc:
+            raise StorageIOError(f"{self.path}: cannot remove the journal {self.journal_path}: {_reason(exc)}") from exc
+        self._journal_end = 0
+        self._sync_folder()

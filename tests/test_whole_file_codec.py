@@ -1,0 +1,99 @@
+"""A whole-file codec (encode/decode only, no fragments) behind the cached file backend (API.md 9).
+
+The codec is tests/helpers/plist_codec.py. The store re-encodes the whole
+file at each sync that has something to write, and is otherwise the same
+store: the conformance machine, reopen, sync only on change, discard.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import storagebackend as sb
+from helpers.plist_codec import PlistCodec
+from storagebackend.backends.cached_file import CachedFileBackend
+from storagebackend.codecs.registry import CODECS
+from storagebackend.storage import Storage
+from storagebackend.testing import StorageMachine, stores
+from storagebackend.transports.memory import MemoryTransport
+
+U1 = sb.UID("1" * 32)
+
+
+@pytest.fixture
+def plist(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plist codec registered for the test (forgotten afterwards)."""
+    monkeypatch.setattr(CODECS, "_registered", {})
+    sb.register_codec(PlistCodec)
+
+
+def test_a_whole_file_codec_is_not_a_fragment_codec() -> None:
+    assert not isinstance(PlistCodec(), sb.FragmentCodec)
+    assert not hasattr(PlistCodec, "encode_document")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stores())
+def test_the_plist_codec_round_trips_every_store_in_order(documents: dict[str, dict[str, bytes]]) -> None:
+    codec = PlistCodec()
+    decoded = codec.decode(codec.encode(documents))
+    assert decoded == documents
+    assert list(decoded) == list(documents)
+    assert [list(doc) for doc in decoded.values()] == [list(doc) for doc in documents.values()]
+
+
+def test_every_cut_of_a_plist_file_is_corrupt() -> None:
+    data = PlistCodec().encode({U1.hex: {"title": b"Hello", "blob": b"\x00\xff"}})
+    for cut in range(len(data)):
+        with pytest.raises(sb.CorruptStoreError):
+            PlistCodec().decode(data[:cut])
+
+
+@pytest.mark.usefixtures("plist")
+def test_a_store_of_a_whole_file_codec_reopens_syncs_only_on_change_and_discards() -> None:
+    url = f"memfile://{uuid.uuid4().hex}/notes.plist"
+    with sb.open(url) as store:
+        assert type(store.backend.codec) is PlistCodec  # type: ignore[attr-defined]
+        store[U1] = {"title": b"Hello"}
+    faults = MemoryTransport(url.removeprefix("memfile://"))
+    assert faults.data is not None and faults.data.startswith(b"bplist00")
+    writes = faults.writes
+    with sb.open(url) as store:  # open, read, sync, close: nothing changed, nothing written
+        assert store[U1] == {"title": b"Hello"}
+        store.sync()
+    assert faults.writes == writes
+    with sb.open(url) as store:
+        store[U1]["title"] = b"Changed"
+        other = store.create({"k": b"v"}).uid
+        store.discard()
+        assert dict(store[U1]) == {"title": b"Hello"} and other not in store
+        store[U1]["more"] = b"x"
+        store.sync()
+        assert faults.writes == writes + 1
+        store.sync()
+    assert faults.writes == writes + 1
+    with sb.open(url, flag="r") as store:
+        assert store.get_document(U1) == {"title": b"Hello", "more": b"x"}
+
+
+def test_a_whole_file_codec_on_a_local_file_by_option(tmp_path: Path) -> None:
+    path = tmp_path / "notes.bin"
+    with sb.Storage(CachedFileBackend(sb.Transport.from_url(str(path)), PlistCodec())) as store:
+        store[U1] = {"title": b"Hello"}
+    assert path.read_bytes().startswith(b"bplist00")
+    with sb.open(path, codec=PlistCodec(), flag="r") as store:
+        assert store[U1] == {"title": b"Hello"}
+
+
+class PlistMachine(StorageMachine):
+    """The conformance machine on a memory file of the plist codec, given as an option."""
+
+    def open_storage(self, flag: str) -> Storage:
+        return sb.open(f"memfile://{self.name}/store.plist", flag=flag, codec=PlistCodec())
+
+
+TestPlistStore = PlistMachine.TestCase
