@@ -58,10 +58,10 @@ def check_state(
 
     ``where`` names the store (a path or URL without password; "" if the caller
     adds it), ``kind`` its backend or format ("SQLite", "JSON"; "" for none),
-    ``detail`` what was found, in a few words (for FOREIGN, with what to do). MISSING raises StoreNotFoundError
-    under flags ``"w"`` and ``"r"``; NEWER, FOREIGN and DAMAGED raise
-    CorruptStoreError (a caller that remakes a damaged store under flag ``"n"``
-    does so before); OURS and OLD return.
+    ``detail`` what was found, in a few words (for FOREIGN, naming the kind, and
+    what to do). MISSING raises StoreNotFoundError under flags ``"w"`` and
+    ``"r"``; NEWER, FOREIGN and DAMAGED raise CorruptStoreError (a caller that
+    remakes a damaged store under flag ``"n"`` does so before); OURS and OLD return.
     """
     prefix = f"{where}: " if where else ""
     store = f"{kind} store" if kind else "store"
@@ -71,12 +71,10 @@ def check_state(
             raise StoreNotFoundError(f"{prefix}no such {store} ({found}flag {flag!r} needs an existing one)")
     elif state is State.NEWER:
         raise CorruptStoreError(
-            f"{prefix}a storagebackend {store} of {unit} {version}, newer than {newest}, the newest this release "
+            f"{prefix}a {store} of storagebackend {unit} {version}, newer than {newest}, the newest this release "
             "reads: upgrade storagebackend"
         )
     elif state is State.FOREIGN:
-        raise CorruptStoreError(f"{prefix}not a storagebackend {store}: {detail}")
+        raise CorruptStoreError(f"{prefix}not a storagebackend store: {detail}")
     elif state is State.DAMAGED:
-        raise CorruptStoreError(
-            f"{prefix}a damaged storagebackend {store}: {detail} (open it with flag 'n' to start it anew, empty)"
-        )
+        raise CorruptStoreError(f"{prefix}a damaged {store}: {detail} (open it with flag 'n' to start it anew, empty)")

@@ -27,10 +27,11 @@ Schema version 1 kept the uids in a set ``P:docs`` and no order: a writable
 open migrates it in one MULTI/EXEC (documents by uid, keys in the order their
 hash lists them), a read-only open reads it in that same order.
 
-Every redis-py error is mapped in :meth:`RedisBackend._error`; redis-py
-reconnects by itself, with the bounded retries set in :meth:`RedisBackend.__init__`
-(never after refused credentials), until ``close``, after which every
-operation raises StorageClosedError.
+Every redis-py error is mapped in :meth:`RedisBackend._error`, cleaned of the
+password (:mod:`storagebackend.redaction`); redis-py reconnects by itself,
+with the retries and pauses of :mod:`storagebackend.retrying` (never after
+refused credentials), until ``close``, after which every operation raises
+StorageClosedError.
 """
 
 from __future__ import annotations
@@ -44,12 +45,13 @@ from typing import Any, ClassVar, Final, TypeVar, cast
 
 import redis
 from redis import exceptions as rx
-from redis.backoff import ExponentialBackoff
+from redis.backoff import AbstractBackoff
 from redis.retry import Retry
 
 from storagebackend.backends.base import DocumentData
 from storagebackend.backends.buffered import BufferedBackend, Pending
 from storagebackend.backends.closing import CloseGate
+from storagebackend.defaults import SERVER_TIMEOUT
 from storagebackend.errors import (
     AuthenticationError,
     BackendUnavailableError,
@@ -57,8 +59,12 @@ from storagebackend.errors import (
     StorageError,
     StorageIOError,
     StorageLockedError,
-    StoreNotFoundError,
 )
+from storagebackend.redaction import scrub, scrub_exception
+from storagebackend.retrying import RETRY
+from storagebackend.schema import State, check_state, version_state
+from storagebackend.timeouts import socket_timeout
+from storagebackend.uid import all_stored_uids
 from storagebackend.urls import ServerURL, parse_server, query_setting
 
 __all__ = ["DEFAULT_PREFIX", "FORMAT", "SCHEMA_VERSION", "RedisBackend"]
@@ -74,20 +80,21 @@ FORMAT: Final = b"storagebackend"
 #: 2: ``P:order``, ``P:pos:UID`` and ``P:seq`` keep the order; 1 (``P:docs``, a set) is read, and migrated when written.
 SCHEMA_VERSION: Final = 2
 _PREFIX: Final = re.compile(r"[^\s]{1,100}")
-_UID: Final = re.compile(rb"[0-9a-f]{32}")
 _WATCH_ATTEMPTS: Final = 10  # emptying or migrating the store restarts this often if other writers keep changing it
 _BATCH: Final = 256  # documents read per round trip by stored_items
-# Socket timeouts: Python's sockets measure milliseconds, and cannot count past about 31 years.
-_LEAST_WAIT: Final = 0.001
-_FOREVER: Final = 1e9
 
 
-def _socket_timeout(seconds: float) -> float | None:
-    """redis-py's socket timeout for ``timeout`` seconds: None waits forever.
+def _uids(members: list[bytes]) -> list[str] | None:
+    """The members of the order (or version 1's set) as uids; None if any is not one (data that is not ours)."""
+    uids = [member.decode("latin-1") for member in members]  # never fails: a byte that is no hex digit stays one
+    return uids if all_stored_uids(uids) else None
 
-    A socket takes 0 as "non-blocking", not as a wait: 0 ("do not wait") is the least wait, 1 ms.
-    """
-    return None if seconds >= _FOREVER else max(float(seconds), _LEAST_WAIT)
+
+class _Backoff(AbstractBackoff):
+    """redis-py's pauses between tries, as :mod:`storagebackend.retrying` says."""
+
+    def compute(self, failures: int) -> float:
+        return RETRY.pause(failures)
 
 
 class _Refused(Exception):
@@ -126,16 +133,17 @@ class RedisBackend(BufferedBackend):
     options: ClassVar[frozenset[str]] = frozenset({"prefix", "timeout"})
     remote: ClassVar[bool] = True
 
-    def __init__(self, server: ServerURL, prefix: str = DEFAULT_PREFIX, flag: str = "c", timeout: float = 10.0) -> None:
+    def __init__(
+        self, server: ServerURL, prefix: str = DEFAULT_PREFIX, flag: str = "c", timeout: float = SERVER_TIMEOUT
+    ) -> None:
         super().__init__(flag)
         if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix) or not prefix.isprintable():
             raise ValueError(f"invalid Redis key prefix {prefix!r}: 1 to 100 printable characters, no spaces")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-            raise ValueError(f"invalid timeout {timeout!r}: expected a number of seconds >= 0 (math.inf waits forever)")
         if not re.fullmatch(r"[0-9]{1,5}", server.path or "0"):
             raise ValueError(f"invalid Redis database {server.path!r} in URL {server}: expected a number >= 0")
         database = int(server.path or "0")
         self.server = server
+        self._secrets = (server.password,)
         self.prefix = prefix
         self.database = database
         self._meta = f"{prefix}:meta"
@@ -150,10 +158,10 @@ class RedisBackend(BufferedBackend):
             db=database,
             username=server.user or None,
             password=server.password,
-            socket_connect_timeout=_socket_timeout(timeout),
-            socket_timeout=_socket_timeout(timeout),
+            socket_connect_timeout=socket_timeout(timeout),
+            socket_timeout=socket_timeout(timeout),
             # A lost connection (server restarted) is reopened and the command sent again, a bounded number of times.
-            retry=_Retry(ExponentialBackoff(cap=0.5, base=0.1), 3),
+            retry=_Retry(_Backoff(), RETRY.attempts - 1),
             retry_on_error=[rx.ConnectionError, rx.TimeoutError],
             decode_responses=False,
             client_name="storagebackend",
@@ -179,7 +187,7 @@ class RedisBackend(BufferedBackend):
             server,
             prefix=query_setting(server, server.query, "prefix", options.get("prefix"), DEFAULT_PREFIX),
             flag=flag,
-            timeout=options.get("timeout", 10.0),
+            timeout=options.get("timeout", SERVER_TIMEOUT),
         )
 
     def describe(self) -> str:
@@ -200,14 +208,11 @@ class RedisBackend(BufferedBackend):
             try:
                 yield
             except (rx.RedisError, UnicodeDecodeError) as exc:
-                raise self._error(exc, action) from exc
+                raise self._error(exc, action) from scrub_exception(exc, self._secrets)
 
     def _error(self, exc: rx.RedisError | UnicodeDecodeError, action: str) -> StorageError:
         """Map a redis-py error to the StorageError a user should see, without the password."""
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        password = self.server.password
-        if password:
-            detail = detail.replace(password, "***")
+        detail = " ".join(scrub(str(exc), self._secrets).split()) or type(exc).__name__
         where = f"{self.describe()}: {action}"
         if isinstance(exc, rx.AuthenticationError):  # WRONGPASS, NOAUTH, a password the server has not
             who = f"user {self.server.user!r}" if self.server.user else "the default user"
@@ -228,51 +233,59 @@ class RedisBackend(BufferedBackend):
         """Check that the prefix holds a storagebackend store; create or migrate it unless read-only."""
         with self._mapped("cannot open"):
             state, version = self._state()
-            if state == "missing" and self.flag in ("w", "r"):
-                raise StoreNotFoundError(
-                    f"{self.describe()}: no such Redis store (no key {self._meta!r}; flag {self.flag!r} needs one)"
-                )
-            if state == "missing":
+            self._check(state, version)
+            if state is State.MISSING:
                 with self._client.pipeline(transaction=True) as pipe:
                     pipe.hsetnx(self._meta, "format", FORMAT)
                     pipe.hsetnx(self._meta, "version", SCHEMA_VERSION)
                     pipe.execute()
                 state, version = self._state()
-            if state == "old" and not self.read_only:
+            if state is State.OLD and not self.read_only:
                 self._migrate()
                 state, version = self._state()
-        if state == "foreign":
-            raise CorruptStoreError(
-                f"{self.describe()}: keys {self._meta!r} / {self._order!r} / {self._docs!r} exist but are not "
-                "a storagebackend store; choose another prefix"
-            )
-        if state == "newer":
-            raise CorruptStoreError(
-                f"{self.describe()}: the store's schema version {version} is newer than {SCHEMA_VERSION}; "
-                "upgrade storagebackend"
-            )
+        self._check(state, version)
         self._version = version
 
-    def _state(self) -> tuple[str, int]:
-        """(``"ours"``, ``"old"``, ``"newer"``, ``"missing"`` or ``"foreign"``; schema version)."""
+    def _check(self, state: State, version: int) -> None:
+        """Raise the error for a store in ``state`` that this open cannot use (see ``schema.check_state``)."""
+        if state is State.MISSING:
+            detail = f"no key {self._meta!r}"
+        else:
+            detail = (
+                f"the Redis keys {self._meta!r} / {self._order!r} / {self._docs!r} hold something else; "
+                "choose another prefix"
+            )
+        check_state(
+            state,
+            where=self.describe(),
+            kind="Redis",
+            newest=SCHEMA_VERSION,
+            version=version,
+            detail=detail,
+            flag=self.flag,
+        )
+
+    def _state(self) -> tuple[State, int]:
+        """What the prefix holds (never DAMAGED: a partial store is FOREIGN), and its schema version."""
         with self._client.pipeline(transaction=False) as pipe:
             pipe.type(self._meta)
             pipe.type(self._order)
             pipe.type(self._docs)
             meta_type, order_type, docs_type = pipe.execute()
         if meta_type == b"none":
-            return ("missing", SCHEMA_VERSION) if order_type == docs_type == b"none" else ("foreign", 0)
+            return (State.MISSING, SCHEMA_VERSION) if order_type == docs_type == b"none" else (State.FOREIGN, 0)
         if meta_type != b"hash":
-            return "foreign", 0
+            return State.FOREIGN, 0
         meta = self._client.hgetall(self._meta)
-        version = meta.get(b"version", b"")
-        if meta.get(b"format") != FORMAT or not version.isdigit() or int(version) < 1:
-            return "foreign", 0
-        if int(version) > SCHEMA_VERSION:
-            return "newer", int(version)
-        if int(version) == 1:
-            return ("old", 1) if docs_type in (b"none", b"set") and order_type == b"none" else ("foreign", 0)
-        return ("ours", SCHEMA_VERSION) if order_type in (b"none", b"zset") else ("foreign", 0)
+        version = int(meta[b"version"]) if meta.get(b"version", b"").isdigit() else 0
+        state = version_state(version, SCHEMA_VERSION)
+        if meta.get(b"format") != FORMAT or state is State.DAMAGED:
+            return State.FOREIGN, 0
+        if state is State.OLD:  # version 1: a set of uids, no order
+            return (state, version) if docs_type in (b"none", b"set") and order_type == b"none" else (State.FOREIGN, 0)
+        if state is State.OURS and order_type not in (b"none", b"zset"):
+            return State.FOREIGN, 0
+        return state, version
 
     def _migrate(self) -> None:
         """Bring a version-1 store to version 2 in one MULTI/EXEC, again if a writer changed it meanwhile."""
@@ -282,10 +295,10 @@ class RedisBackend(BufferedBackend):
                     pipe.watch(self._meta, self._docs)  # type: ignore[no-untyped-call]
                     if pipe.hget(self._meta, "version") != b"1":
                         return  # another process migrated it first
-                    members = cast(set[bytes], pipe.smembers(self._docs))
-                    if not all(_UID.fullmatch(member) for member in members):
+                    members = _uids(list(cast(set[bytes], pipe.smembers(self._docs))))
+                    if members is None:
                         raise CorruptStoreError(f"{self.describe()}: {self._docs!r} holds something that is not a uid")
-                    uids = sorted(member.decode() for member in members)
+                    uids = sorted(members)
                     if uids:
                         pipe.watch(*(self._doc(uid) for uid in uids))  # type: ignore[no-untyped-call]
                     with self._client.pipeline(transaction=False) as read:  # the keys, in one round trip
@@ -363,10 +376,11 @@ class RedisBackend(BufferedBackend):
                 members = sorted(cast(set[bytes], self._client.smembers(self._docs)))
             else:
                 members = cast(list[bytes], self._client.zrange(self._order, 0, -1))
-        if not all(_UID.fullmatch(member) for member in members):
+        uids = _uids(members)
+        if uids is None:
             where = self._docs if self._version == 1 else self._order
             raise CorruptStoreError(f"{self.describe()}: {where!r} holds something that is not a uid")
-        return [member.decode() for member in members]
+        return uids
 
     def stored_count(self) -> int:
         with self._mapped("cannot count documents"):
@@ -451,4 +465,4 @@ class RedisBackend(BufferedBackend):
         try:
             self._client.close()
         except rx.RedisError as exc:
-            raise self._error(exc, "cannot close") from exc
+            raise self._error(exc, "cannot close") from scrub_exception(exc, self._secrets)

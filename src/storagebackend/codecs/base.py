@@ -116,7 +116,7 @@ def utf8_text(data: bytes, codec: str) -> str:
 def check_header(marker: object, version: object, codec: str, newest: int = FORMAT_VERSION) -> int:
     """The file's format version, from 1 to ``newest``; CorruptStoreError if the marker or version is not ours."""
     if marker != FORMAT_MARKER:
-        detail = f"the format marker {FORMAT_MARKER!r} is missing"
+        detail = f"a {codec} file without the format marker {FORMAT_MARKER!r}"
         check_state(State.FOREIGN, where="", kind=codec, newest=newest, detail=detail)
     state = version_state(version, newest)
     detail = f"its format version {str(version)[:40]!r} is not a whole number >= 1"
