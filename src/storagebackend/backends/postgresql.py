@@ -16,19 +16,19 @@ Schema version 1 had no ``T_documents.position``: a writable open migrates
 such a store in one transaction (documents numbered in the order of their
 first key), a read-only open reads it in that same order without changing it.
 
-Every psycopg error is mapped in :meth:`PostgreSQLBackend._error`; a lost
-connection is reopened by the next operation (:meth:`PostgreSQLBackend._run`),
-until ``close``, after which every operation raises StorageClosedError.
+Every psycopg error is mapped in :meth:`PostgreSQLBackend._error`, cleaned of
+the password (:mod:`storagebackend.redaction`); a lost connection is reopened
+and the operation tried again as :mod:`storagebackend.retrying` says
+(:meth:`PostgreSQLBackend._run`), until ``close``, after which every operation
+raises StorageClosedError.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from itertools import groupby
@@ -41,6 +41,7 @@ from psycopg import sql
 from storagebackend.backends.base import DocumentData
 from storagebackend.backends.buffered import BufferedBackend, Pending
 from storagebackend.backends.closing import CloseGate
+from storagebackend.defaults import LOCK_TIMEOUT, SERVER_TIMEOUT
 from storagebackend.errors import (
     AuthenticationError,
     BackendUnavailableError,
@@ -48,8 +49,12 @@ from storagebackend.errors import (
     StorageError,
     StorageIOError,
     StorageLockedError,
-    StoreNotFoundError,
 )
+from storagebackend.redaction import scrub_exception
+from storagebackend.retrying import RETRY
+from storagebackend.schema import State, check_state, version_state
+from storagebackend.timeouts import driver_timeout
+from storagebackend.uid import all_stored_uids
 from storagebackend.urls import ServerURL, parse_server, query_setting
 
 __all__ = ["DEFAULT_TABLE", "FORMAT", "SCHEMA_VERSION", "PostgreSQLBackend"]
@@ -72,14 +77,11 @@ _COLUMNS: Final = {
     1: {"": ("format", "version"), "_documents": ("uid",), "_entries": ("uid", "key", "value", "position")},
     2: {"": ("format", "version"), "_documents": ("uid", "position"), "_entries": ("uid", "key", "value", "position")},
 }
-# One operation is tried this often: after a lost connection (server restarted)
-# or a deadlock, it runs again on a new connection or in a new transaction.
-_ATTEMPTS: Final = 3
-_BACKOFF: Final = 0.2  # seconds, times the attempt number
 # SQLSTATEs: connection exceptions (08...), shutdown / starting up, too many connections.
 _UNAVAILABLE_STATES: Final = ("08", "57P01", "57P02", "57P03", "53300")
 _LOCKED_STATES: Final = frozenset({"55P03", "40P01", "40001", "57014"})
-_RETRY_STATES: Final = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+# Tried again in a new transaction (retrying.RETRY), as is a lost connection: deadlock, serialization failure.
+_RETRY_STATES: Final = frozenset({"40P01", "40001"})
 # The server refused the credentials: invalid password, invalid authorization specification.
 _REFUSED_STATES: Final = frozenset({"28P01", "28000"})
 # A refusal while connecting carries no SQLSTATE (libpq reports it as text): the server's and libpq's words.
@@ -149,14 +151,12 @@ def _connect_timeout(seconds: float) -> int:
 
     Neither libpq's 0 nor psycopg's reading of it (130 s) is "forever": ``math.inf`` is the largest value, 68 years.
     """
-    return min(max(2, math.ceil(seconds)), _INT_MAX) if math.isfinite(seconds) else _INT_MAX
+    return int(driver_timeout(seconds, forever=_INT_MAX, longest=_INT_MAX, least=2, whole=True))
 
 
 def _lock_timeout(seconds: float) -> int:
     """PostgreSQL's ``lock_timeout`` in milliseconds, where 0 means wait forever: ``0`` s is the least, 1 ms."""
-    if not math.isfinite(seconds) or seconds * 1000 > _INT_MAX:
-        return 0
-    return max(1, math.ceil(seconds * 1000))
+    return int(driver_timeout(seconds, forever=0, longest=_INT_MAX, least=1, unit=1000, whole=True))
 
 
 class PostgreSQLBackend(BufferedBackend):
@@ -176,8 +176,8 @@ class PostgreSQLBackend(BufferedBackend):
         server: ServerURL,
         table: str = DEFAULT_TABLE,
         flag: str = "c",
-        lock_timeout: float = 5.0,
-        timeout: float = 10.0,
+        lock_timeout: float = LOCK_TIMEOUT,
+        timeout: float = SERVER_TIMEOUT,
     ) -> None:
         super().__init__(flag)
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
@@ -185,12 +185,8 @@ class PostgreSQLBackend(BufferedBackend):
                 f"invalid PostgreSQL table name {table!r}: 1 to 48 letters, digits and underscores, "
                 "not starting with a digit"
             )
-        for name, seconds in (("timeout", timeout), ("lock_timeout", lock_timeout)):
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-                raise ValueError(
-                    f"invalid {name} {seconds!r}: expected a number of seconds >= 0 (math.inf waits forever)"
-                )
         self.server = server
+        self._secrets = (server.password,)
         self.table = table
         self._lock_timeout = float(lock_timeout)
         self._sql = _statements(table, SCHEMA_VERSION)
@@ -232,8 +228,8 @@ class PostgreSQLBackend(BufferedBackend):
             server,
             table=query_setting(server, server.query, "table", options.get("table"), DEFAULT_TABLE),
             flag=flag,
-            lock_timeout=options.get("lock_timeout", 5.0),
-            timeout=options.get("timeout", 10.0),
+            lock_timeout=options.get("lock_timeout", LOCK_TIMEOUT),
+            timeout=options.get("timeout", SERVER_TIMEOUT),
         )
 
     def describe(self) -> str:
@@ -265,7 +261,7 @@ class PostgreSQLBackend(BufferedBackend):
             log.debug("closing a broken PostgreSQL connection to %s failed", self.server.address, exc_info=True)
 
     def _run(self, action: str, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` on a live connection, retrying a bounded number of times.
+        """Run ``work`` on a live connection, tried again as :mod:`storagebackend.retrying` says.
 
         A lost connection (the server restarted) is reopened and ``work`` runs
         again: reads are idempotent, and so is a commit (it sets final states).
@@ -273,28 +269,41 @@ class PostgreSQLBackend(BufferedBackend):
         else, or the last failure, is raised mapped by :meth:`_error`; after
         ``close`` (even one that comes while waiting), StorageClosedError.
         """
-        with self._gate.passage():
-            for attempt in range(1, _ATTEMPTS + 1):
-                conn = None
-                try:
-                    conn = self._connection()
-                    with self._busy:
-                        return work(conn)
-                except psycopg.Error as exc:
-                    refused = _refused(exc)
-                    unavailable = not refused and _unavailable(exc, conn)
-                    if unavailable:
-                        self._drop(conn)
-                    if attempt < _ATTEMPTS and (unavailable or exc.sqlstate in _RETRY_STATES):
-                        log.info("%s: %s; trying again (%d/%d)", self.server.address, exc.sqlstate, attempt, _ATTEMPTS)
-                        time.sleep(_BACKOFF * attempt)
-                        continue
-                    raise self._error(exc, action, refused, unavailable) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        lost: list[psycopg.Error] = []  # failures after which the server could not be reached
 
-    def _error(self, exc: psycopg.Error, action: str, refused: bool, unavailable: bool) -> StorageError:
-        """Map a psycopg error to the StorageError a user should see, without the password."""
-        _scrub(exc, self.server.password)
+        def attempt() -> T:
+            conn = None
+            try:
+                conn = self._connection()
+                with self._busy:
+                    return work(conn)
+            except psycopg.Error as exc:
+                if not _refused(exc) and _unavailable(exc, conn):
+                    self._drop(conn)
+                    lost.append(exc)
+                raise
+
+        def again(exc: Exception) -> bool:
+            return any(exc is each for each in lost) or getattr(exc, "sqlstate", None) in _RETRY_STATES
+
+        with self._gate.passage():
+            try:
+                return RETRY.call(attempt, again, f"{self.describe()}: {action}", self._secrets)
+            except psycopg.Error as exc:
+                failure = exc
+            # Raised outside the except block: only the failure, cleaned, is linked to the error.
+            error = self._error(failure, action, unavailable=any(failure is each for each in lost))
+            raise error from scrub_exception(failure, self._secrets)
+
+    def _error(self, exc: psycopg.Error, action: str, unavailable: bool) -> StorageError:
+        """Map a psycopg error to the StorageError a user should see, without the password.
+
+        A failed connection attempt keeps libpq's connection, with the password among its
+        settings, in ``exc.pgconn``: it is dropped, as psycopg itself does when pickling.
+        """
+        refused = _refused(exc)  # before the connection goes: it tells whether a password was asked for
+        exc._pgconn = None
+        scrub_exception(exc, self._secrets)
         detail = " ".join(str(exc).split()) or type(exc).__name__
         where = f"{self.describe()}: {action}"
         if refused:
@@ -313,33 +322,42 @@ class PostgreSQLBackend(BufferedBackend):
 
     def _open(self) -> None:
         """Check that the table is a storagebackend store; create or migrate it unless read-only."""
-        state, version = self._run("cannot open", self._schema_state)
-        if state == "missing" and self.flag in ("w", "r"):
-            raise StoreNotFoundError(
-                f"{self.describe()}: no such PostgreSQL store (no table {self.table!r}; flag {self.flag!r} needs one)"
-            )
-        if not self.read_only and (state in ("missing", "old") or (state == "damaged" and self.flag == "n")):
+        state, version = self._run("cannot open", self._snapshot_state)
+        if state is State.MISSING:
+            self._check(state, version)  # flags w and r: no such store
+        damaged_under_n = state is State.DAMAGED and self.flag == "n"
+        if not self.read_only and (state in (State.MISSING, State.OLD) or damaged_under_n):
             state, version = self._run("cannot create or migrate the store", self._prepare)
-        if state == "foreign":
-            raise CorruptStoreError(
-                f"{self.describe()}: table {self.table!r} (or {self.table}_documents, {self.table}_entries) "
-                "exists but is not a storagebackend store; choose another table name"
-            )
-        if state == "newer":
-            raise CorruptStoreError(
-                f"{self.describe()}: the store's schema version {version} is newer than {SCHEMA_VERSION}; "
-                "upgrade storagebackend"
-            )
-        if state == "damaged":
-            raise CorruptStoreError(
-                f"{self.describe()}: tables {self.table}_documents / {self.table}_entries are missing or changed "
-                "(open with flag 'n' to recreate them empty)"
-            )
+        self._check(state, version)
         if version != SCHEMA_VERSION:  # an old store, read-only: read it as it is
             self._sql = _statements(self.table, version)
 
-    def _schema_state(self, conn: Connection) -> tuple[str, int]:
-        """(``"ours"``, ``"old"``, ``"newer"``, ``"damaged"``, ``"missing"`` or ``"foreign"``; schema version)."""
+    def _check(self, state: State, version: int) -> None:
+        """Raise the error for a store in ``state`` that this open cannot use (see ``schema.check_state``)."""
+        details = {
+            State.MISSING: f"no table {self.table!r}",
+            State.FOREIGN: f"the PostgreSQL table {self.table!r} (or {self.table}_documents, {self.table}_entries) "
+            "holds something else; choose another table name",
+            State.DAMAGED: f"the tables {self.table}_documents / {self.table}_entries are missing or changed",
+        }
+        check_state(
+            state,
+            where=self.describe(),
+            kind="PostgreSQL",
+            newest=SCHEMA_VERSION,
+            version=version,
+            detail=details.get(state, ""),
+            flag=self.flag,
+        )
+
+    def _snapshot_state(self, conn: Connection) -> tuple[State, int]:
+        """:meth:`_schema_state` in one snapshot: a migration committed between its two reads is seen whole or not."""
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return self._schema_state(conn)
+
+    def _schema_state(self, conn: Connection) -> tuple[State, int]:
+        """What the tables hold, and their schema version (0 for a FOREIGN store)."""
         rows = conn.execute(
             "SELECT c.relname, c.relkind, array_agg(a.attname::text ORDER BY a.attnum) "
             "FROM pg_catalog.pg_class c "
@@ -351,36 +369,37 @@ class PostgreSQLBackend(BufferedBackend):
         ).fetchall()
         found = {name: (kind, tuple(columns)) for name, kind, columns in rows}
         if not found:
-            return "missing", SCHEMA_VERSION
+            return State.MISSING, SCHEMA_VERSION
         if found.get(self.table) != ("r", _COLUMNS[SCHEMA_VERSION][""]):
-            return "foreign", 0
+            return State.FOREIGN, 0
         marker = conn.execute(self._sql["marker"]).fetchall()
-        if len(marker) != 1 or marker[0][0] != FORMAT or not isinstance(marker[0][1], int) or marker[0][1] < 1:
-            return "foreign", 0
+        state = version_state(marker[0][1], SCHEMA_VERSION) if len(marker) == 1 else State.FOREIGN
+        if state in (State.FOREIGN, State.DAMAGED) or marker[0][0] != FORMAT:  # no marker, or no version: not ours
+            return State.FOREIGN, 0
         version: int = marker[0][1]
-        if version > SCHEMA_VERSION:
-            return "newer", version
+        if state is State.NEWER:
+            return state, version
         if any(found.get(self.table + suffix) != ("r", columns) for suffix, columns in _COLUMNS[version].items()):
-            return "damaged", version
-        return ("ours" if version == SCHEMA_VERSION else "old"), version
+            return State.DAMAGED, version
+        return state, version
 
-    def _prepare(self, conn: Connection) -> tuple[str, int]:
+    def _prepare(self, conn: Connection) -> tuple[State, int]:
         """Create the missing store, recreate the damaged tables (flag n) or migrate an old store: one transaction."""
         with conn.transaction():
             # Two processes opening the same new or old store at once: the second waits, then finds it done.
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"storagebackend:{self.table}".encode()),))
             state, version = self._schema_state(conn)
-            if state == "old":
+            if state is State.OLD:
                 log.info("migrating %s from schema version %d to %d", self.describe(), version, SCHEMA_VERSION)
                 migration = _statements(self.table, version)
                 conn.execute(migration["add_positions"])
                 conn.execute(migration["order_positions"])
                 conn.execute(self._sql["set_version"], (SCHEMA_VERSION,))
                 return self._schema_state(conn)
-            if state == "missing":
+            if state is State.MISSING:
                 conn.execute(self._sql["create_meta"])
                 conn.execute(self._sql["mark"], (FORMAT, SCHEMA_VERSION))
-            elif state == "damaged" and self.flag == "n":
+            elif state is State.DAMAGED and self.flag == "n":
                 log.info("recreating the damaged tables of %s (flag 'n')", self.describe())
                 conn.execute(self._sql["drop_data"])
                 conn.execute(self._sql["set_version"], (SCHEMA_VERSION,))
@@ -411,7 +430,16 @@ class PostgreSQLBackend(BufferedBackend):
         return bool(self._query("cannot read", "has", (uid,)))
 
     def stored_uids(self) -> list[str]:
-        return [uid for (uid,) in self._query("cannot list documents", "uids")]
+        uids = [uid for (uid,) in self._query("cannot list documents", "uids")]
+        self._check_uids(uids)
+        return uids
+
+    def _check_uids(self, uids: list[str]) -> None:
+        """CorruptStoreError if a uid read back is not one (a row written by something else)."""
+        if not all_stored_uids(uids):
+            raise CorruptStoreError(
+                f"{self.describe()}: table {self.table}_documents holds a uid that is not 32 lower-case hex digits"
+            )
 
     def stored_count(self) -> int:
         count: int = self._query("cannot count documents", "count")[0][0]
@@ -420,6 +448,7 @@ class PostgreSQLBackend(BufferedBackend):
     def stored_items(self) -> Iterator[tuple[str, DocumentData]]:
         """Every document in order, read in one statement (one consistent snapshot)."""
         rows = self._query("cannot read", "items")
+        self._check_uids(list(map(itemgetter(0), rows)))
         for uid, pairs in groupby(rows, key=itemgetter(0)):
             yield uid, {key: bytes(value) for _, key, value in pairs if key is not None}
 
@@ -494,14 +523,3 @@ def _refused(exc: psycopg.Error) -> bool:
         return False
     pgconn = exc.pgconn  # a failed connection attempt: libpq knows whether the server asked for a password
     return bool(pgconn is not None and pgconn.needs_password) or _REFUSED_WORDS.search(str(exc)) is not None
-
-
-def _scrub(exc: psycopg.Error, password: str | None) -> None:
-    """Remove the password from ``exc``, which becomes the ``__cause__`` the user sees.
-
-    A failed connection attempt keeps libpq's connection, with the password among its
-    settings, in ``exc.pgconn``: it is dropped, as psycopg itself does when pickling.
-    """
-    exc._pgconn = None
-    if password and any(password in str(arg) for arg in exc.args):
-        exc.args = tuple(str(arg).replace(password, "***") for arg in exc.args)
