@@ -48,7 +48,7 @@ def check_state(
     *,
     where: str,
     kind: str,
-    newest: int,
+    newest: int = 0,
     version: object = None,
     detail: str = "",
     flag: str = "c",
@@ -57,7 +57,8 @@ def check_state(
     """Raise the error for a store in ``state`` that this release cannot open with ``flag``; return if it can.
 
     ``where`` names the store (a path or URL without password; "" if the caller
-    adds it), ``kind`` its backend or format ("SQLite", "JSON"; "" for none),
+    adds it), ``kind`` its backend or format ("SQLite", "JSON"; "" for none);
+    ``version`` and ``newest`` are for NEWER: the store's version and this release's;
     ``detail`` what was found, in a few words (for FOREIGN, naming the kind, and
     what to do). MISSING raises StoreNotFoundError under flags ``"w"`` and
     ``"r"``; NEWER, FOREIGN and DAMAGED raise CorruptStoreError (a caller that

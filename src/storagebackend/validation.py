@@ -46,7 +46,7 @@ def all_keys(keys: Collection[object]) -> bool:
     return set(map(type, keys)) <= _STR and "" not in keys and all(map(str.isprintable, keys))  # type: ignore[arg-type]
 
 
-def plain_document(document: Mapping[object, object]) -> bool:
+def plain_document(document: Mapping[Any, object]) -> bool:
     """Whether every key of ``document`` is a key and every value ``bytes``, in a few passes in C."""
     return set(map(type, document.values())) <= _BYTES and all_keys(document)
 
