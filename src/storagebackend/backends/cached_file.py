@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from storagebackend.backends.memory import MemoryBackend
 from storagebackend.codecs.base import Codec
+from storagebackend.defaults import FTP_TIMEOUT, LOCK_TIMEOUT
 from storagebackend.errors import ConflictError, CorruptStoreError, StoreNotFoundError
 from storagebackend.registry import codec_by_name, codec_for_path
 from storagebackend.transports.base import Transport
@@ -46,7 +47,7 @@ class CachedFileBackend(MemoryBackend):
     options: ClassVar[frozenset[str]] = frozenset({"codec"})
     persistent: ClassVar[bool] = True
 
-    def __init__(self, transport: Transport, codec: Codec, flag: str = "c", lock_timeout: float = 5.0) -> None:
+    def __init__(self, transport: Transport, codec: Codec, flag: str = "c", lock_timeout: float = LOCK_TIMEOUT) -> None:
         super().__init__(flag)
         self.transport = transport
         self.codec = codec
@@ -78,7 +79,7 @@ class CachedFileBackend(MemoryBackend):
 
         local = parse_local(url)
         codec = choose_codec(local.path, options.get("codec"), local.query, url)
-        return cls(LocalTransport(local.path), codec, flag, options.get("lock_timeout", 5.0))
+        return cls(LocalTransport(local.path), codec, flag, options.get("lock_timeout", LOCK_TIMEOUT))
 
     def describe(self) -> str:
         return self.transport.describe()
@@ -168,11 +169,11 @@ class FTPFileBackend(CachedFileBackend):
         from storagebackend.transports.ftp import FTPTransport
 
         transport = FTPTransport.from_url(
-            url, timeout=options.get("timeout", 30.0), ssl_context=options.get("ssl_context")
+            url, timeout=options.get("timeout", FTP_TIMEOUT), ssl_context=options.get("ssl_context")
         )
         try:
             codec = choose_codec(transport.path, options.get("codec"), transport.query, transport.describe())
         except BaseException:
             transport.close()
             raise
-        return cls(transport, codec, flag, options.get("lock_timeout", 5.0))
+        return cls(transport, codec, flag, options.get("lock_timeout", LOCK_TIMEOUT))
