@@ -94,7 +94,7 @@ def test_a_damaged_store_is_corrupt_and_flag_n_recreates_it(pg: Stores) -> None:
 
 
 def test_a_uid_written_by_something_else_is_corrupt_not_a_uid(pg: Stores) -> None:
-    """A row that is no uid is not ours: listing refuses it, as SQLite and Redis do, instead of handing out a bad UID."""
+    """A row that is no uid is not ours: listing refuses it, as SQLite and Redis do, rather than hand out a bad UID."""
     name = pg.new_name()
     with sb.open(pg.url(name)) as store:
         store["1" * 32] = {"k": b"v"}
