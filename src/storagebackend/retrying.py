@@ -61,8 +61,8 @@ class Retry:
             except Exception as exc:
                 if not again(exc) or attempt == self.attempts:
                     raise
-                reason = scrub(str(exc), secrets) or type(exc).__name__
-                log.warning("%s failed (%s); trying again (%d of %d)", what, reason, attempt + 1, self.attempts)
+                reason = " ".join(scrub(str(exc), secrets).split()) or type(exc).__name__
+                log.warning("%s: %s; trying again (%d of %d)", what, reason, attempt + 1, self.attempts)
             time.sleep(self.pause(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 

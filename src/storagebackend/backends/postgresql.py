@@ -38,13 +38,12 @@ from typing import Any, ClassVar, Final, TypeVar
 import psycopg
 from psycopg import sql
 
+from storagebackend import server_errors
 from storagebackend.backends.base import DocumentData
 from storagebackend.backends.buffered import BufferedBackend, Pending
 from storagebackend.backends.closing import CloseGate
 from storagebackend.defaults import LOCK_TIMEOUT, SERVER_TIMEOUT
 from storagebackend.errors import (
-    AuthenticationError,
-    BackendUnavailableError,
     CorruptStoreError,
     StorageError,
     StorageIOError,
@@ -307,10 +306,9 @@ class PostgreSQLBackend(BufferedBackend):
         detail = " ".join(str(exc).split()) or type(exc).__name__
         where = f"{self.describe()}: {action}"
         if refused:
-            who = f"user {self.server.user!r}" if self.server.user else "the default user"
-            return AuthenticationError(f"PostgreSQL at {self.server.address} refused {who} ({where}): {detail}")
+            return server_errors.refused("PostgreSQL", self.server, where, detail)
         if unavailable:
-            return BackendUnavailableError(f"PostgreSQL at {self.server.address} is unavailable ({where}): {detail}")
+            return server_errors.unavailable("PostgreSQL", self.server, where, detail)
         if exc.sqlstate in _LOCKED_STATES:
             return StorageLockedError(
                 f"{where}: table {self.table!r} stays locked by another connection "

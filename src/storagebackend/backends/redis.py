@@ -48,13 +48,12 @@ from redis import exceptions as rx
 from redis.backoff import AbstractBackoff
 from redis.retry import Retry
 
+from storagebackend import server_errors
 from storagebackend.backends.base import DocumentData
 from storagebackend.backends.buffered import BufferedBackend, Pending
 from storagebackend.backends.closing import CloseGate
 from storagebackend.defaults import SERVER_TIMEOUT
 from storagebackend.errors import (
-    AuthenticationError,
-    BackendUnavailableError,
     CorruptStoreError,
     StorageError,
     StorageIOError,
@@ -215,10 +214,9 @@ class RedisBackend(BufferedBackend):
         detail = " ".join(scrub(str(exc), self._secrets).split()) or type(exc).__name__
         where = f"{self.describe()}: {action}"
         if isinstance(exc, rx.AuthenticationError):  # WRONGPASS, NOAUTH, a password the server has not
-            who = f"user {self.server.user!r}" if self.server.user else "the default user"
-            return AuthenticationError(f"Redis server at {self.server.address} refused {who} ({where}): {detail}")
+            return server_errors.refused("Redis server", self.server, where, detail)
         if isinstance(exc, (rx.ConnectionError, rx.TimeoutError)):  # also loading
-            return BackendUnavailableError(f"Redis server at {self.server.address} is unavailable ({where}): {detail}")
+            return server_errors.unavailable("Redis server", self.server, where, detail)
         if isinstance(exc, UnicodeDecodeError) or (isinstance(exc, rx.ResponseError) and "WRONGTYPE" in str(exc)):
             return CorruptStoreError(
                 f"{where}: a key under prefix {self.prefix!r} holds data that is not ours: {detail}"

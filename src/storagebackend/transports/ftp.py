@@ -27,6 +27,7 @@ is cleaned by :mod:`storagebackend.redaction` before it becomes a cause.
 
 from __future__ import annotations
 
+import dataclasses
 import ftplib
 import hashlib
 import io
@@ -38,10 +39,9 @@ import ssl
 from collections.abc import Callable
 from typing import Final, TypeVar
 
+from storagebackend import server_errors
 from storagebackend.defaults import FTP_TIMEOUT
 from storagebackend.errors import (
-    AuthenticationError,
-    BackendUnavailableError,
     ConflictError,
     StorageError,
     StorageIOError,
@@ -109,7 +109,7 @@ class FTPTransport(Transport):
             raise ValueError(f"URL {server}: the path contains a line break or NUL, which FTP cannot send")
         if ssl_context is not None and server.scheme != "ftps":
             raise ValueError(f"ssl_context is only for ftps:// URLs, not {server}")
-        self.server = server
+        self.server = server if server.port is not None else dataclasses.replace(server, port=DEFAULT_PORT)
         #: The file's path on the server, relative to the login folder.
         self.path = server.path
         #: The URL's query parameters (e.g. ``codec``).
@@ -141,10 +141,6 @@ class FTPTransport(Transport):
 
     def describe(self) -> str:
         return str(self.server)
-
-    @property
-    def _address(self) -> str:
-        return f"{self.server.host}:{self.server.port or DEFAULT_PORT}"
 
     @property
     def socket_timeout(self) -> float | None:
@@ -221,18 +217,15 @@ class FTPTransport(Transport):
         """The StorageError for the failure that ended :meth:`_run`."""
         reason = self._scrub(str(failure)) or type(failure).__name__
         if isinstance(failure, ssl.SSLCertVerificationError):
-            return BackendUnavailableError(
-                f"{self.describe()}: the FTPS server at {self._address} has a certificate that is not trusted: {reason}"
-            )
+            detail = f"its certificate is not trusted: {reason}"
+            return server_errors.unavailable("FTPS server", self.server, self.describe(), detail)
         if isinstance(failure, ftplib.error_perm):
             return StorageIOError(f"{self.describe()}: {what} refused by the server: {reason}")
         attempts = self.retry.attempts
         if isinstance(failure, _ShortUpload):
             return StorageIOError(f"{self.describe()}: {what} failed {attempts} times: {reason}")
-        return BackendUnavailableError(
-            f"{self.describe()}: {what} failed: cannot reach the FTP server at {self._address} "
-            f"({attempts} attempts; last: {reason})"
-        )
+        detail = f"cannot reach it ({attempts} attempts; the last: {reason})"
+        return server_errors.unavailable("FTP server", self.server, f"{self.describe()}: {what}", detail)
 
     def _connection(self) -> ftplib.FTP:
         if self._ftp is None:
@@ -252,7 +245,7 @@ class FTPTransport(Transport):
         login = f"the login of user {server.user or 'anonymous'!r}"
         refusal: ftplib.error_perm | None = None
         try:
-            ftp.connect(server.host, server.port or DEFAULT_PORT)
+            ftp.connect(server.host, server.port or DEFAULT_PORT)  # the port was set in __init__
             if isinstance(ftp, ftplib.FTP_TLS):
                 step = "TLS (AUTH TLS)"
                 ftp.auth()
@@ -275,10 +268,11 @@ class FTPTransport(Transport):
         # server may write it into its reply): nothing else is linked to the error.
         ftp.close()
         cause = scrub_exception(refusal, self._secrets)
-        message = f"{self.describe()}: the FTP server at {self._address} refused {step}: {cause}"
-        if step == login and str(cause).startswith(_LOGIN_REFUSED):
-            raise AuthenticationError(message + " (wrong user or password?)") from cause
-        raise BackendUnavailableError(message) from cause
+        reply = self._scrub(str(cause))
+        if step == login and reply.startswith(_LOGIN_REFUSED):
+            detail = f"{reply} (wrong user or password?)"
+            raise server_errors.refused("FTP server", server, self.describe(), detail, who=login) from cause
+        raise server_errors.unavailable("FTP server", server, self.describe(), f"it refused {step}: {reply}") from cause
 
     def _drop(self) -> None:
         """Forget a connection that failed (without waiting for a QUIT reply)."""
