@@ -1,20 +1,11 @@
 """PostgreSQL backend (psycopg 3): ``postgresql://user:password@host:port/dbname?table=NAME`` (or ``postgres://``).
 
-For a store named ``T`` (option or query ``table``, default ``storagebackend``)
-three tables live in the connection's current schema: ``T(format, version)``
-holds one row that marks the store and its schema version; ``T_documents(uid,
-position)`` keeps documents even without keys; ``T_entries(uid, key, value
-bytea, position)`` holds the pairs. Both ``position`` columns are identity
-columns: a new document or key takes the next number, an existing one keeps
-its own, so documents and keys iterate in the order they were first written,
-like a dict's, whichever process wrote them. "Missing" means none of the three
-exists. Changes wait in the write buffer of :class:`BufferedBackend`; ``sync``
+A store is three tables (:mod:`~storagebackend.backends.postgresql_schema`
+says which, and makes, checks and migrates them); documents and keys iterate
+in the order they were first written, like a dict's, whichever process wrote
+them. Changes wait in the write buffer of :class:`BufferedBackend`; ``sync``
 applies them in one transaction, so several processes and hosts can share one
 database and a reader never sees half a sync.
-
-Schema version 1 had no ``T_documents.position``: a writable open migrates
-such a store in one transaction (documents numbered in the order of their
-first key), a read-only open reads it in that same order without changing it.
 
 Every psycopg error is mapped in :meth:`PostgreSQLBackend._error`, cleaned of
 the password (:mod:`storagebackend.redaction`); a lost connection is reopened
@@ -29,19 +20,24 @@ import dataclasses
 import logging
 import re
 import threading
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, ClassVar, Final, TypeVar
 
 import psycopg
-from psycopg import sql
 
 from storagebackend import server_errors
 from storagebackend.backends.base import DocumentData
 from storagebackend.backends.buffered import BufferedBackend, Pending
 from storagebackend.backends.closing import CloseGate
+from storagebackend.backends.postgresql_schema import (
+    DEFAULT_TABLE,
+    FORMAT,
+    SCHEMA_VERSION,
+    StoreTables,
+    statements,
+)
 from storagebackend.defaults import LOCK_TIMEOUT, SERVER_TIMEOUT
 from storagebackend.errors import (
     CorruptStoreError,
@@ -51,7 +47,7 @@ from storagebackend.errors import (
 )
 from storagebackend.redaction import scrub_exception
 from storagebackend.retrying import RETRY
-from storagebackend.schema import State, check_state, version_state
+from storagebackend.schema import State
 from storagebackend.timeouts import driver_timeout
 from storagebackend.uid import all_stored_uids
 from storagebackend.urls import ServerURL, parse_server, query_setting
@@ -63,19 +59,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Connection = psycopg.Connection[Any]
 
-DEFAULT_TABLE: Final = "storagebackend"
 DEFAULT_PORT: Final = 5432
-#: The marker row of the ``T`` table: ``(FORMAT, SCHEMA_VERSION)``.
-FORMAT: Final = "storagebackend"
-#: 2: documents keep their order (``T_documents.position``); 1 is read, and migrated by a writable open.
-SCHEMA_VERSION: Final = 2
-# Letters, digits, underscores: safe in any schema, and "_documents" still fits in 63 bytes.
-_TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
-# The columns of each table, by schema version.
-_COLUMNS: Final = {
-    1: {"": ("format", "version"), "_documents": ("uid",), "_entries": ("uid", "key", "value", "position")},
-    2: {"": ("format", "version"), "_documents": ("uid", "position"), "_entries": ("uid", "key", "value", "position")},
-}
 # SQLSTATEs: connection exceptions (08...), shutdown / starting up, too many connections.
 _UNAVAILABLE_STATES: Final = ("08", "57P01", "57P02", "57P03", "53300")
 _LOCKED_STATES: Final = frozenset({"55P03", "40P01", "40001", "57014"})
@@ -90,59 +74,6 @@ _REFUSED_WORDS: Final = re.compile(
     re.IGNORECASE,
 )
 _INT_MAX: Final = 2**31 - 1  # the largest connect_timeout (s) and lock_timeout (ms) PostgreSQL takes
-
-# The documents with their order, as a relation (uid, position). Version 2 stores it; for a
-# version-1 store it is the position of each document's first key (documents without keys last),
-# which is also the order that migrating to version 2 writes down.
-_ORDERED: Final = {
-    1: "(SELECT v.uid, f.first AS position FROM {documents} AS v "
-    "LEFT JOIN (SELECT uid, min(position) AS first FROM {entries} GROUP BY uid) AS f ON f.uid = v.uid)",
-    2: "{documents}",
-}
-# Every statement, with the store's tables as {meta}, {documents}, {entries} and {ordered}: quoted
-# identifiers (psycopg.sql), and values only ever as bound parameters. New documents and keys are
-# inserted in the order given (ORDER BY n), so their identity positions follow it.
-_SQL: Final = {
-    "create_meta": "CREATE TABLE {meta} (format text NOT NULL, version integer NOT NULL)",
-    "mark": "INSERT INTO {meta} (format, version) VALUES (%s, %s)",
-    "set_version": "UPDATE {meta} SET version = %s",
-    "marker": "SELECT format, version FROM {meta}",
-    "create_documents": "CREATE TABLE {documents} (uid text PRIMARY KEY, "
-    "position bigint GENERATED BY DEFAULT AS IDENTITY)",
-    "create_entries": "CREATE TABLE {entries} (uid text NOT NULL, key text NOT NULL, value bytea NOT NULL, "
-    "position bigint GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (uid, key))",
-    "drop_data": "DROP TABLE IF EXISTS {documents}, {entries}",
-    # Version 1 -> 2: adding the identity column numbers the rows 1..n; the update puts them in order.
-    "add_positions": "ALTER TABLE {documents} ADD COLUMN position bigint GENERATED BY DEFAULT AS IDENTITY",
-    "order_positions": "UPDATE {documents} AS d SET position = r.n FROM (SELECT o.uid, "
-    "row_number() OVER (ORDER BY o.position NULLS LAST, o.uid) AS n FROM {ordered} AS o) AS r WHERE d.uid = r.uid",
-    "value": "SELECT value FROM {entries} WHERE uid = %s AND key = %s",
-    "document": "SELECT e.key, e.value FROM {documents} d LEFT JOIN {entries} e ON e.uid = d.uid "
-    "WHERE d.uid = %s ORDER BY e.position",
-    "items": "SELECT o.uid, e.key, e.value FROM {ordered} AS o LEFT JOIN {entries} AS e ON e.uid = o.uid "
-    "ORDER BY o.position NULLS LAST, o.uid, e.position",
-    "has": "SELECT 1 FROM {documents} WHERE uid = %s",
-    "uids": "SELECT o.uid FROM {ordered} AS o ORDER BY o.position NULLS LAST, o.uid",
-    "count": "SELECT count(*) FROM {documents}",
-    "clear_entries": "DELETE FROM {entries}",
-    "clear_documents": "DELETE FROM {documents}",
-    "drop_entries": "DELETE FROM {entries} WHERE uid = ANY(%s)",
-    "drop_documents": "DELETE FROM {documents} WHERE uid = ANY(%s)",
-    "add_documents": "INSERT INTO {documents} (uid) SELECT uid FROM unnest(%s::text[]) WITH ORDINALITY AS t(uid, n) "
-    "ORDER BY n ON CONFLICT DO NOTHING",
-    "set_values": "INSERT INTO {entries} (uid, key, value) SELECT uid, key, value "
-    "FROM unnest(%s::text[], %s::text[], %s::bytea[]) WITH ORDINALITY AS t(uid, key, value, n) ORDER BY n "
-    "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
-    "drop_values": "DELETE FROM {entries} WHERE (uid, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
-}
-
-
-def _statements(table: str, version: int) -> dict[str, sql.Composed]:
-    """Every statement of ``_SQL`` for store ``table`` of schema ``version``."""
-    names = {"meta": table, "documents": table + "_documents", "entries": table + "_entries"}
-    identifiers = {part: sql.Identifier(name) for part, name in names.items()}
-    ordered = sql.SQL(_ORDERED[version]).format(**identifiers)
-    return {name: sql.SQL(text).format(ordered=ordered, **identifiers) for name, text in _SQL.items()}
 
 
 def _connect_timeout(seconds: float) -> int:
@@ -179,16 +110,12 @@ class PostgreSQLBackend(BufferedBackend):
         timeout: float = SERVER_TIMEOUT,
     ) -> None:
         super().__init__(flag)
-        if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
-            raise ValueError(
-                f"invalid PostgreSQL table name {table!r}: 1 to 48 letters, digits and underscores, "
-                "not starting with a digit"
-            )
         self.server = server
         self._secrets = (server.password,)
         self.table = table
+        self._tables = StoreTables(table, self.describe())
         self._lock_timeout = float(lock_timeout)
-        self._sql = _statements(table, SCHEMA_VERSION)
+        self._sql = self._tables.current
         settings = f"-c lock_timeout={_lock_timeout(lock_timeout)}"
         if self.read_only:
             settings += " -c default_transaction_read_only=on"
@@ -319,93 +246,19 @@ class PostgreSQLBackend(BufferedBackend):
     # -- opening ----------------------------------------------------------------------------
 
     def _open(self) -> None:
-        """Check that the table is a storagebackend store; create or migrate it unless read-only."""
-        state, version = self._run("cannot open", self._snapshot_state)
+        """Check that the tables are a storagebackend store; create or migrate it unless read-only."""
+        tables = self._tables
+        state, version = self._run("cannot open", tables.snapshot_state)
         if state is State.MISSING:
-            self._check(state, version)  # flags w and r: no such store
+            tables.check(state, version, self.flag)  # flags w and r: no such store
         damaged_under_n = state is State.DAMAGED and self.flag == "n"
         if not self.read_only and (state in (State.MISSING, State.OLD) or damaged_under_n):
-            state, version = self._run("cannot create or migrate the store", self._prepare)
-        self._check(state, version)
+            state, version = self._run(
+                "cannot create or migrate the store", lambda conn: tables.prepare(conn, self.flag)
+            )
+        tables.check(state, version, self.flag)
         if version != SCHEMA_VERSION:  # an old store, read-only: read it as it is
-            self._sql = _statements(self.table, version)
-
-    def _check(self, state: State, version: int) -> None:
-        """Raise the error for a store in ``state`` that this open cannot use (see ``schema.check_state``)."""
-        details = {
-            State.MISSING: f"no table {self.table!r}",
-            State.FOREIGN: f"the PostgreSQL table {self.table!r} (or {self.table}_documents, {self.table}_entries) "
-            "holds something else; choose another table name",
-            State.DAMAGED: f"the tables {self.table}_documents / {self.table}_entries are missing or changed",
-        }
-        check_state(
-            state,
-            where=self.describe(),
-            kind="PostgreSQL",
-            newest=SCHEMA_VERSION,
-            version=version,
-            detail=details.get(state, ""),
-            flag=self.flag,
-        )
-
-    def _snapshot_state(self, conn: Connection) -> tuple[State, int]:
-        """:meth:`_schema_state` in one snapshot: a migration committed between its two reads is seen whole or not."""
-        with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            return self._schema_state(conn)
-
-    def _schema_state(self, conn: Connection) -> tuple[State, int]:
-        """What the tables hold, and their schema version (0 for a FOREIGN store)."""
-        rows = conn.execute(
-            "SELECT c.relname, c.relkind, array_agg(a.attname::text ORDER BY a.attnum) "
-            "FROM pg_catalog.pg_class c "
-            "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-            "WHERE c.relname = ANY(%s) AND c.relnamespace = "
-            "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema()) "
-            "GROUP BY c.relname, c.relkind",
-            ([self.table + suffix for suffix in _COLUMNS[SCHEMA_VERSION]],),
-        ).fetchall()
-        found = {name: (kind, tuple(columns)) for name, kind, columns in rows}
-        if not found:
-            return State.MISSING, SCHEMA_VERSION
-        if found.get(self.table) != ("r", _COLUMNS[SCHEMA_VERSION][""]):
-            return State.FOREIGN, 0
-        marker = conn.execute(self._sql["marker"]).fetchall()
-        state = version_state(marker[0][1], SCHEMA_VERSION) if len(marker) == 1 else State.FOREIGN
-        if state in (State.FOREIGN, State.DAMAGED) or marker[0][0] != FORMAT:  # no marker, or no version: not ours
-            return State.FOREIGN, 0
-        version: int = marker[0][1]
-        if state is State.NEWER:
-            return state, version
-        if any(found.get(self.table + suffix) != ("r", columns) for suffix, columns in _COLUMNS[version].items()):
-            return State.DAMAGED, version
-        return state, version
-
-    def _prepare(self, conn: Connection) -> tuple[State, int]:
-        """Create the missing store, recreate the damaged tables (flag n) or migrate an old store: one transaction."""
-        with conn.transaction():
-            # Two processes opening the same new or old store at once: the second waits, then finds it done.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"storagebackend:{self.table}".encode()),))
-            state, version = self._schema_state(conn)
-            if state is State.OLD:
-                log.info("migrating %s from schema version %d to %d", self.describe(), version, SCHEMA_VERSION)
-                migration = _statements(self.table, version)
-                conn.execute(migration["add_positions"])
-                conn.execute(migration["order_positions"])
-                conn.execute(self._sql["set_version"], (SCHEMA_VERSION,))
-                return self._schema_state(conn)
-            if state is State.MISSING:
-                conn.execute(self._sql["create_meta"])
-                conn.execute(self._sql["mark"], (FORMAT, SCHEMA_VERSION))
-            elif state is State.DAMAGED and self.flag == "n":
-                log.info("recreating the damaged tables of %s (flag 'n')", self.describe())
-                conn.execute(self._sql["drop_data"])
-                conn.execute(self._sql["set_version"], (SCHEMA_VERSION,))
-            else:
-                return state, version
-            conn.execute(self._sql["create_documents"])
-            conn.execute(self._sql["create_entries"])
-            return self._schema_state(conn)
+            self._sql = statements(self.table, version)
 
     # -- stored state -------------------------------------------------------------------------
 
