@@ -61,6 +61,18 @@ _SCHEMA_CHANGED: Final = ("no such table", "no such column")
 _DRIVER_ERRORS: Final = (sqlite3.Error, UnicodeDecodeError)
 
 
+@contextmanager
+def _committed(conn: sqlite3.Connection) -> Iterator[None]:
+    """End the transaction begun before: COMMIT if the block succeeds, else ROLLBACK, and the error goes on."""
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 class SQLiteBackend(BufferedBackend):
     """Documents in a SQLite database file (one or several stores in it); several processes may share it.
 
@@ -185,13 +197,8 @@ class SQLiteBackend(BufferedBackend):
         with self._mapped("cannot open"):
             self._start_writing(conn)
             conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _committed(conn):
                 self._schema.ensure(conn, self.flag)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         self._sql, self._state = self._current, "ready"
 
     def _start_writing(self, conn: sqlite3.Connection) -> None:
@@ -370,7 +377,7 @@ class SQLiteBackend(BufferedBackend):
             self._start_writing(conn)
             conn.execute("BEGIN IMMEDIATE")  # may wait for another process; reads here go on meanwhile
             with self._busy:  # readers in other threads wait: they must not see the transaction half done
-                try:
+                with _committed(conn):
                     if self._state != "ready":
                         self._schema.ensure(conn, self.flag)
                     sql = self._current
@@ -388,11 +395,6 @@ class SQLiteBackend(BufferedBackend):
                         conn.executemany(sql["upsert"], values)
                     if removed_keys:
                         conn.executemany(sql["remove_key"], removed_keys)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
                 self._sql, self._state = self._current, "ready"
 
     def close(self) -> None:
