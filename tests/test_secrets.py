@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pytest
 
 import storagebackend as sb
-from helpers.ftp_server import FTPServer
+from helpers.ftp_server import FTPServer, running
 from helpers.servers import PASSWORD, PostgresServer, RedisServer, drop_postgres_store, drop_redis_store, free_port
 from helpers.support import FTP_USER
 
@@ -68,25 +68,16 @@ def assert_hidden(error: BaseException, log: str, *passwords: str) -> None:
 # -- the servers ------------------------------------------------------------------------------------
 
 
-def _chatty(home: Path, tls: tuple[Path, Path] | None = None) -> Iterator[FTPServer]:
-    server = FTPServer(home, FTP_USER, CHATTY_PASSWORD, tls=tls, chatty=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
 @pytest.fixture(scope="module")
 def chatty_ftp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FTPServer]:
     """An FTP server that quotes the password in every 4xx and 5xx reply."""
-    yield from _chatty(tmp_path_factory.mktemp("chatty-ftp"))
+    yield from running(tmp_path_factory.mktemp("chatty-ftp"), FTP_USER, CHATTY_PASSWORD, chatty=True)
 
 
 @pytest.fixture(scope="module")
 def chatty_ftps(tmp_path_factory: pytest.TempPathFactory, tls_files: tuple[Path, Path]) -> Iterator[FTPServer]:
     """The same over FTPS."""
-    yield from _chatty(tmp_path_factory.mktemp("chatty-ftps"), tls_files)
+    yield from running(tmp_path_factory.mktemp("chatty-ftps"), FTP_USER, CHATTY_PASSWORD, tls=tls_files, chatty=True)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -198,6 +199,16 @@ class FTPServer:
     def files(self) -> list[str]:
         """Every file under the home folder, relative paths, sorted."""
         return sorted(str(path.relative_to(self.home)) for path in self.home.rglob("*") if path.is_file())
+
+
+def running(home: Path, user: str, password: str, **options: object) -> Iterator[FTPServer]:
+    """Start a server (``options`` as :class:`FTPServer` takes them), yield it, kill it at the end."""
+    server = FTPServer(home, user, password, **options)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
 if __name__ == "__main__":
