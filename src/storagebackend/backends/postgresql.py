@@ -93,8 +93,9 @@ class PostgreSQLBackend(BufferedBackend):
     """Documents in three tables of a PostgreSQL database, shared by any number of processes.
 
     Opening connects and checks (or creates, or migrates) the tables: raises ValueError for a
-    bad table name or timeout, StoreNotFoundError, CorruptStoreError, AuthenticationError,
-    BackendUnavailableError, StorageLockedError or StorageIOError.
+    bad table name, StoreNotFoundError, CorruptStoreError, AuthenticationError,
+    BackendUnavailableError, StorageLockedError or StorageIOError. The timeouts come
+    checked (``options.py``, at open): seconds >= 0, ``math.inf`` for no limit.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")

@@ -107,8 +107,9 @@ class RedisBackend(BufferedBackend):
     """Documents as hashes in a Redis database, under a key prefix.
 
     Opening connects and checks (or creates, or migrates) the store: raises ValueError for
-    a bad prefix, database or timeout, StoreNotFoundError, CorruptStoreError,
-    AuthenticationError, BackendUnavailableError or StorageIOError.
+    a bad prefix or database, StoreNotFoundError, CorruptStoreError, AuthenticationError,
+    BackendUnavailableError or StorageIOError. ``timeout`` comes checked (``options.py``,
+    at open): seconds >= 0, ``math.inf`` for no limit.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("redis",)
