@@ -5,7 +5,9 @@
 - ``sb-ftp-json`` when the FTP backend and pyftpdlib are there (run.py starts a
   server on 127.0.0.1);
 - ``sb-postgresql`` / ``sb-redis`` when ``SB_POSTGRES_URL`` / ``SB_REDIS_URL``
-  name a server (as for the tests), each row in a fresh table or prefix;
+  name a server (as for the tests), each row in a table or key prefix of its
+  own run (named after the run's folder, which ``run.py`` makes unique), so
+  runs on a shared server never meet; it is removed after the run;
 - any ``--url NAME=URL[@LIMIT]`` given on the command line.
 
 Phases use the mapping API a user writes: ``store[uid] = document`` to insert,
@@ -20,12 +22,14 @@ value`` then ``store.sync()`` to update. The seed API is measured beside it:
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 from subject import Documents, Reads, Subject
 
@@ -43,8 +47,8 @@ class OurStore(Subject):
     """One of our stores, opened by URL.
 
     The URL may hold ``{folder}`` (the row's folder), ``{name}`` (its name, for a
-    path on the FTP server, whose home is the run's folder) and ``{table}`` (the
-    name as a table or key prefix: letters, digits and ``_``).
+    path on the FTP server, whose home is the run's folder) and ``{table}`` (a
+    table or key prefix for this row of this run, see :func:`server_name`).
     """
 
     durability: ClassVar[str] = ""
@@ -67,8 +71,7 @@ class OurStore(Subject):
             importlib.import_module("storagebackend.transports.ftp" if self.url.startswith("ftp") else "storagebackend")
 
     def _url(self, folder: Path) -> str:
-        table = "bench_" + re.sub(r"\W", "_", folder.name)
-        return self.url.format(folder=folder, name=folder.name, table=table)
+        return self.url.format(folder=folder, name=folder.name, table=server_name(folder))
 
     def create(self, folder: Path, docs: Documents) -> None:
         store = sb.open(self._url(folder), flag="n")  # "n": a server table of an earlier run starts empty too
@@ -132,10 +135,54 @@ class OurStore(Subject):
         self.store.close()
 
     def cleanup(self, folder: Path) -> None:
-        """Leave a server's table or prefix empty (a local folder is simply removed)."""
-        if "{table}" in self.url:
-            with sb.open(self._url(folder)) as store:
+        """Remove this row's server table or key prefix (a local folder is simply removed)."""
+        if "{table}" not in self.url:
+            return
+        url, name = self._url(folder), server_name(folder)
+        scheme = url.partition(":")[0].lower()
+        if scheme in ("postgresql", "postgres"):
+            _drop_postgresql(url, name)
+        elif scheme == "redis":
+            _drop_redis(url, name)
+        else:  # a server backend of a plugin: at least leave it empty
+            with sb.open(url) as store:
                 store.clear()
+
+
+def server_name(folder: Path) -> str:
+    """The table or key prefix of the row working in ``folder``: letters, digits and ``_``, at most 48.
+
+    ``run.py`` makes each run's folder anew (``mkdtemp``), and every worker of the
+    run is given the same folder, so the name is one run's own: two runs on a
+    shared server (or a test beside them) never touch each other's store.
+    """
+    digest = hashlib.sha256(os.fsencode(folder.resolve())).hexdigest()[:12]
+    row = re.sub(r"\W", "_", folder.name)
+    return f"bench_{digest}_{row}"[:48]
+
+
+def _without_query(url: str) -> str:
+    """The URL as the driver itself takes it (our ``?table=`` / ``?prefix=`` removed)."""
+    return urlunsplit(urlsplit(url)._replace(query=""))
+
+
+def _drop_postgresql(url: str, table: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    names = [sql.Identifier(table + suffix) for suffix in ("", "_documents", "_entries")]
+    with psycopg.connect(_without_query(url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(*names))
+
+
+def _drop_redis(url: str, prefix: str) -> None:
+    import redis
+
+    with redis.Redis.from_url(_without_query(url)) as client:
+        keys = [f"{prefix}:{name}" for name in ("meta", "order", "seq", "docs")]
+        for kind in ("doc", "pos"):
+            keys += client.scan_iter(match=f"{prefix}:{kind}:*", count=1000)
+        client.delete(*keys)
 
 
 def _loads(scheme: str) -> str | None:

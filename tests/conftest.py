@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
-from helpers.ftp_server import FTPServer
+from helpers.ftp_server import FTPServer, running
 from helpers.servers import (
     POSTGRES_ENV,
     REDIS_ENV,
@@ -77,12 +77,7 @@ def tls_context(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
 
 
 def _server(home: Path, tls: tuple[Path, Path] | None = None, **kwargs: bool) -> Iterator[FTPServer]:
-    server = FTPServer(home, FTP_USER, FTP_PASSWORD, tls=tls, **kwargs)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+    yield from running(home, FTP_USER, FTP_PASSWORD, tls=tls, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Smoke test of the benchmark suite: the quick mode runs on tiny sizes and prints every row.
 
 No timing is asserted (the machine is shared): only that every subject ran
-or says why it was skipped, and that every scan read back the whole workload.
+or says why it was skipped, and that every scan read back the whole workload;
+and that the server rows of one run keep to a store of their own, removed after.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
+import pytest
+
+from helpers.servers import Stores
 from storagebackend.registry import known_codecs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,3 +58,31 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
         "rss",
     }
     assert medians["sb-memory"].keys() >= {"create", "get", "get_value", "update", "rss"}
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "redis"])
+def test_a_server_row_uses_a_store_of_its_own_run_and_removes_it(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str
+) -> None:
+    """Two runs on one shared server (other engineers, CI jobs) each keep to their own table or prefix.
+
+    The rows used fixed names (``bench_sb_postgresql``): a second run's create (flag "n")
+    emptied the first run's store, and cleanup left an empty store behind.
+    """
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ours
+
+    base_url = request.getfixturevalue("postgres_url" if kind == "postgresql" else "redis_url")
+    server = Stores(kind, base_url)
+    subject = ours.OurStore(f"sb-{kind}", f"{base_url}?{server.option}={{table}}", "", "")
+    first, second = tmp_path / "run-1" / subject.name, tmp_path / "run-2" / subject.name  # one row, two runs
+    for folder in (first, second):
+        folder.mkdir(parents=True)
+        request.addfinalizer(lambda folder=folder: server.drop(ours.server_name(folder)))
+    subject.create(first, [("1" * 32, {"k": b"first run"})])
+    subject.create(second, [("2" * 32, {"k": b"2nd"})])
+    assert subject.scan(first) == len(b"first run")  # untouched by the second run
+    assert subject.scan(second) == len(b"2nd")
+    for folder in (first, second):
+        subject.cleanup(folder)
+        assert not server.exists(ours.server_name(folder))

@@ -24,7 +24,7 @@ import pytest
 
 import storagebackend as sb
 from helpers.forked import run_in_child
-from storagebackend.registry import codec_by_name
+from storagebackend.registry import backend_class, codec_by_name
 from storagebackend.transports import local
 
 NOBODY = 65534
@@ -46,7 +46,7 @@ def as_nobody(work: Callable[[], object], groups: Sequence[int] = ()) -> None:
     """Run ``work`` in a forked child as the unprivileged user nobody (also in ``groups``)."""
 
     # Import here what the child needs: as nobody it may not read this Python's installation (under /root).
-    assert codec_by_name("json") and local.LocalTransport
+    assert codec_by_name("json") and local.LocalTransport and backend_class("sqlite")
 
     def unprivileged() -> None:
         os.setgroups(list(groups))
@@ -76,9 +76,14 @@ def _snapshot(path: Path) -> tuple[bytes, int, int, int, int]:
     return path.read_bytes(), info.st_ino, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
 
 
-def test_a_read_only_file_is_not_emptied(shared_folder: Path) -> None:
-    """``chmod 0444 mine.json``, then a writable open, clear() and close() emptied it."""
-    path = shared_folder / "mine.json"
+@pytest.mark.parametrize("name", ["mine.json", "mine.db"])
+def test_a_read_only_file_is_not_emptied(shared_folder: Path, name: str) -> None:
+    """``chmod 0444 mine.json``, then a writable open, clear() and close() emptied it.
+
+    SQLite opened such a database read-only without a word and failed at the first sync
+    (StorageIOError): now it is ReadOnlyError at open, by the rule of every local store.
+    """
+    path = shared_folder / name
 
     def work() -> None:
         with sb.open(path) as store:
@@ -92,9 +97,10 @@ def test_a_read_only_file_is_not_emptied(shared_folder: Path) -> None:
     assert path.stat().st_uid == NOBODY
 
 
-def test_another_users_file_in_a_world_writable_folder_is_not_taken_over(shared_folder: Path) -> None:
+@pytest.mark.parametrize("name", ["roots.json", "roots.db"])
+def test_another_users_file_in_a_world_writable_folder_is_not_taken_over(shared_folder: Path, name: str) -> None:
     """root's 0o644 file in a folder everyone may write: another user replaced it and became its owner."""
-    path = shared_folder / "roots.json"
+    path = shared_folder / name
     with sb.open(path) as store:
         store.create({"owner": b"root"})
     path.chmod(0o644)

@@ -93,6 +93,21 @@ def test_a_damaged_store_is_corrupt_and_flag_n_recreates_it(pg: Stores) -> None:
         assert [uid.hex for uid in store] == ["2" * 32]
 
 
+def test_a_uid_written_by_something_else_is_corrupt_not_a_uid(pg: Stores) -> None:
+    """A row that is no uid is not ours: listing refuses it, as SQLite and Redis do, rather than hand out a bad UID."""
+    name = pg.new_name()
+    with sb.open(pg.url(name)) as store:
+        store["1" * 32] = {"k": b"v"}
+    with postgres_connect(pg.base_url) as conn:
+        conn.execute(f"INSERT INTO {name}_documents (uid) VALUES ('not a uid')")
+    with sb.open(pg.url(name), flag="r") as store:
+        with pytest.raises(sb.CorruptStoreError, match="uid"):
+            list(store)
+        with pytest.raises(sb.CorruptStoreError, match="uid"):
+            store.copy()
+        assert store["1" * 32] == {"k": b"v"}
+
+
 def test_a_sync_blocked_by_a_lock_is_storage_locked_and_can_be_retried(pg: Stores) -> None:
     name = pg.new_name()
     store = sb.open(pg.url(name), lock_timeout=0.3)

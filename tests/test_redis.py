@@ -11,7 +11,8 @@ import pytest
 
 import storagebackend as sb
 from helpers.servers import Stores, drop_redis_store, free_port, ordered_contents, redis_connect, with_query
-from storagebackend.backends.redis import SCHEMA_VERSION, RedisBackend, _socket_timeout
+from storagebackend.backends.redis import SCHEMA_VERSION, RedisBackend
+from storagebackend.timeouts import socket_timeout as _socket_timeout
 
 
 @pytest.fixture

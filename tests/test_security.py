@@ -122,7 +122,15 @@ def _statement_texts(path: Path) -> list[tuple[int, ast.expr]]:
     ]
 
 
-@pytest.mark.parametrize("module", ["backends/sqlite.py", "backends/postgresql.py"])
+# Every module that runs SQL: each backend module (and its helpers) that calls execute().
+SQL_MODULES = sorted(str(p.relative_to(SOURCE)) for p in SOURCE.glob("backends/*.py") if _statement_texts(p))
+
+
+def test_the_sql_backends_run_their_sql_in_these_modules() -> None:
+    assert {"backends/sqlite.py", "backends/postgresql.py"} <= set(SQL_MODULES)
+
+
+@pytest.mark.parametrize("module", SQL_MODULES)
 def test_sql_is_never_formatted_with_values(module: str) -> None:
     """Statements are literal texts or prepared ones (psycopg ``sql.SQL`` with quoted identifiers),
     never an f-string, ``%`` or ``+`` at the call: values travel as bound parameters."""

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, NoReturn, SupportsIndex, overload
 
 from storagebackend.backends.base import Backend, DocumentData
+from storagebackend.defaults import MAX_KEY_LENGTH, MAX_VALUE_SIZE
 from storagebackend.errors import (
     DocumentNotFoundError,
     ReadOnlyError,
@@ -54,7 +55,9 @@ class Storage(MutableMapping[UID, "Document"]):
     garbage-collected while open is closed then, like a ``shelve``.
     """
 
-    def __init__(self, backend: Backend, *, max_key_length: int = 32, max_value_size: int = 65536) -> None:
+    def __init__(
+        self, backend: Backend, *, max_key_length: int = MAX_KEY_LENGTH, max_value_size: int = MAX_VALUE_SIZE
+    ) -> None:
         if not isinstance(backend, Backend):
             raise TypeError(f"Storage needs a Backend, got {type(backend).__name__}")
         self._limits = Limits(max_key_length, max_value_size)

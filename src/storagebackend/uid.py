@@ -1,17 +1,44 @@
-"""UID: the immutable identifier of a document (a uuid, written as 32 hex digits)."""
+"""UID: the immutable identifier of a document (a uuid, written as 32 hex digits).
+
+The one place for what a uid looks like: :func:`uid_hex` reads one a user gives
+(any case, hyphens allowed); :func:`is_stored_uid` and :func:`all_stored_uids`
+check the 32 lower-case hex digits that backends store and return.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any, Final
 
 from storagebackend.errors import InvalidUIDError, InvalidUIDTypeError
 
-__all__ = ["UID", "uid_hex"]
+__all__ = ["UID", "all_stored_uids", "is_stored_uid", "uid_hex"]
 
 _PLAIN: Final = re.compile(r"[0-9a-fA-F]{32}")
 _HYPHENATED: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_STORED_DIGITS: Final = b"0123456789abcdef"
+
+
+def is_stored_uid(text: object) -> bool:
+    """Whether ``text`` is a uid as backends store it: a ``str`` of 32 lower-case hex digits."""
+    return (
+        type(text) is str and len(text) == 32 and text.isascii() and not text.encode().translate(None, _STORED_DIGITS)
+    )
+
+
+def all_stored_uids(texts: Sequence[object]) -> bool:
+    """Whether every item is a uid as backends store it; a few passes in C, so listing a store stays cheap."""
+    try:
+        joined = "".join(texts)  # type: ignore[arg-type]  # a TypeError answers for any item that is not a str
+    except TypeError:
+        return False
+    return (
+        set(map(len, texts)) <= {32}  # type: ignore[arg-type]
+        and joined.isascii()
+        and not joined.encode().translate(None, _STORED_DIGITS)
+    )
 
 
 def uid_hex(value: object) -> str:

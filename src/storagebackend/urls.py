@@ -1,4 +1,4 @@
-"""Parsing store URLs: scheme, local paths, server addresses, and redaction.
+"""Parsing store URLs: scheme, local paths, server addresses (``redact`` lives in :mod:`storagebackend.redaction`).
 
 Bare paths are never percent-decoded; the path of a ``file:`` or ``sqlite:``
 URL and the user and password of a server URL are (RFC 3986 / RFC 8089).
@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from storagebackend.redaction import redact
+
 __all__ = [
     "LocalURL",
     "ServerURL",
@@ -24,7 +26,6 @@ __all__ = [
 ]
 
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-_DROPPED_BY_URLSPLIT: Final = str.maketrans("", "", "\t\r\n")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -37,26 +38,6 @@ def split_scheme(url: str) -> tuple[str | None, str]:
     if match is None or len(match.group(1)) == 1:
         return None, url
     return match.group(1).lower(), url[match.end() :]
-
-
-def redact(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``.
-
-    The password runs from the first ``:`` after ``//user`` to the *last* ``@``,
-    so one holding an unencoded ``@``, ``/``, ``?`` or ``#`` is hidden whole
-    (at worst, a little more than the password is hidden). Tabs and line
-    breaks are dropped first, as ``urlsplit`` drops them wherever they are:
-    ``ftp:/\r/user:pw@host`` has a password for it, so it has one here too.
-    """
-    url = url.translate(_DROPPED_BY_URLSPLIT)
-    start = url.find("//")
-    at = url.rfind("@")
-    if start < 0 or at < start:
-        return url
-    colon = url.find(":", start + 2, at)
-    if colon < 0 or "/" in url[start + 2 : colon]:
-        return url
-    return f"{url[: colon + 1]}***{url[at:]}"
 
 
 def _query(text: str, url: str) -> dict[str, str]:

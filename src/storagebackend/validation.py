@@ -8,10 +8,11 @@ can hold (``any_key``), so what was written with higher limits stays readable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
+from storagebackend.defaults import MAX_KEY_LENGTH, MAX_VALUE_SIZE
 from storagebackend.errors import (
     InvalidKeyError,
     InvalidKeyTypeError,
@@ -19,10 +20,12 @@ from storagebackend.errors import (
     InvalidValueTypeError,
 )
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "any_key", "update_pairs"]
+__all__ = ["Limits", "all_keys", "any_key", "is_key", "plain_document", "update_pairs"]
 
 #: How many distinct valid keys a Limits remembers; an application uses a handful.
 _KNOWN_KEYS_MAX: Final = 4096
+_STR: Final = frozenset({str})
+_BYTES: Final = frozenset({bytes})
 
 
 def _shown(key: str) -> str:
@@ -30,13 +33,31 @@ def _shown(key: str) -> str:
     return repr(key) if len(key) <= 60 else repr(key[:57]) + "..."
 
 
+def is_key(key: object) -> TypeGuard[str]:
+    """Whether some store could hold ``key``: a non-empty ``str`` of printable characters, of any length.
+
+    The one rule for a key; the limits of a store only add a length (:class:`Limits`).
+    """
+    return type(key) is str and bool(key) and key.isprintable()
+
+
+def all_keys(keys: Collection[object]) -> bool:
+    """Whether :func:`is_key` holds for every item, in a few passes in C (for bulk reads and decoding)."""
+    return set(map(type, keys)) <= _STR and "" not in keys and all(map(str.isprintable, keys))  # type: ignore[arg-type]
+
+
+def plain_document(document: Mapping[Any, object]) -> bool:
+    """Whether every key of ``document`` is a key and every value ``bytes``, in a few passes in C."""
+    return set(map(type, document.values())) <= _BYTES and all_keys(document)
+
+
 def any_key(key: object) -> str:
-    """Return ``key`` (as ``str``) if some store could hold it: a non-empty printable str of any length.
+    """Return ``key`` (as ``str``) if some store could hold it (:func:`is_key`).
 
     The check of reads and deletes, which no limit restricts. Raises InvalidKeyError
     (also a TypeError for a key that is not a str).
     """
-    if type(key) is str and key and key.isprintable():
+    if is_key(key):
         return key
     if not isinstance(key, str):
         raise InvalidKeyTypeError(f"invalid key {key!r}: keys must be str, not {type(key).__name__}")
@@ -83,8 +104,8 @@ def _pair(item: Any, number: int, what: str) -> tuple[Any, Any]:
 class Limits:
     """The size limits of one store, set by the options of ``open``."""
 
-    max_key_length: int = 32
-    max_value_size: int = 65536
+    max_key_length: int = MAX_KEY_LENGTH
+    max_value_size: int = MAX_VALUE_SIZE
     #: Keys already found valid: the read and write paths look a key up here (one set
     #: lookup) before the full check. Only exact ``str`` keys are ever added.
     known_keys: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
@@ -166,6 +187,3 @@ class Limits:
             except InvalidValueError as exc:
                 raise type(exc)(f"key {_shown(key)}: {exc}") from None
         return document
-
-
-DEFAULT_LIMITS = Limits()

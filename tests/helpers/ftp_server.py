@@ -8,6 +8,10 @@ Run as a script it serves one user until killed; :class:`FTPServer` drives it.
 ``"upload"`` after the first bytes of a temporary file arrived, ``"rename"`` on
 RNFR, before anything is renamed, and ``"renamed"`` after RNTO renamed the file
 but before the reply. Real server, injected fault; start it again without one.
+
+``chatty`` makes the server quote the password of the session in every 4xx and
+5xx reply (as a server in a verbose or debug mode may), so that the tests can
+see that no reply reaches a user with the password in it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,6 +46,7 @@ def _serve(argv: list[str]) -> None:
     parser.add_argument("--key")
     parser.add_argument("--no-rename-over", action="store_true", help="refuse RNTO onto an existing file")
     parser.add_argument("--fault", choices=FAULTS, help="die at this moment of a sync")
+    parser.add_argument("--chatty", action="store_true", help="quote the password in every 4xx and 5xx reply")
     args = parser.parse_args(argv)
 
     def die() -> None:
@@ -72,6 +78,20 @@ def _serve(argv: list[str]) -> None:
                 die()
 
             namespace["ftp_RNTO"] = ftp_RNTO
+        if args.chatty:
+
+            def ftp_PASS(self: FTPHandler, line: str) -> None:
+                self.sb_password = line
+                base.ftp_PASS(self, line)
+
+            def respond(self: FTPHandler, resp: str, *more: object, **options: object) -> None:
+                password = getattr(self, "sb_password", None)
+                if password and resp[:1] in ("4", "5"):
+                    resp = f"{resp} (the password was {password})"
+                base.respond(self, resp, *more, **options)
+
+            namespace["ftp_PASS"] = ftp_PASS
+            namespace["respond"] = respond
         return type("Handler", (base,), namespace)
 
     config_logging(level=logging.WARNING)
@@ -115,6 +135,7 @@ class FTPServer:
         tls: tuple[Path, Path] | None = None,
         no_rename_over: bool = False,
         fault: str | None = None,
+        chatty: bool = False,
     ) -> None:
         self.home = home
         self.user = user
@@ -123,6 +144,7 @@ class FTPServer:
         self.no_rename_over = no_rename_over
         #: Set before :meth:`start`: the moment the server dies at (None: never).
         self.fault = fault
+        self.chatty = chatty
         self.port = 0
         self.process: subprocess.Popen[str] | None = None
 
@@ -145,6 +167,8 @@ class FTPServer:
             command.append("--no-rename-over")
         if self.fault:
             command += ["--fault", self.fault]
+        if self.chatty:
+            command.append("--chatty")
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -175,6 +199,16 @@ class FTPServer:
     def files(self) -> list[str]:
         """Every file under the home folder, relative paths, sorted."""
         return sorted(str(path.relative_to(self.home)) for path in self.home.rglob("*") if path.is_file())
+
+
+def running(home: Path, user: str, password: str, **options: object) -> Iterator[FTPServer]:
+    """Start a server (``options`` as :class:`FTPServer` takes them), yield it, kill it at the end."""
+    server = FTPServer(home, user, password, **options)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
 if __name__ == "__main__":

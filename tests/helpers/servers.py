@@ -173,10 +173,11 @@ def postgres_connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
 class RedisServer:
     """A private redis-server on a free loopback port, persisting to an append-only file.
 
-    It requires ``password`` (the private servers' PASSWORD unless told otherwise; None: no password).
+    It requires ``password`` (the private servers' PASSWORD unless told otherwise; None: no password);
+    ``settings`` adds lines to its configuration file.
     """
 
-    def __init__(self, program: str, password: str | None = PASSWORD) -> None:
+    def __init__(self, program: str, password: str | None = PASSWORD, settings: str = "") -> None:
         self.program = program
         self.password = password
         self.port = free_port()
@@ -184,7 +185,7 @@ class RedisServer:
         config = self.folder / "redis.conf"
         config.write_text(
             f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\nappendonly yes\nappendfsync always\n"
-            f'save ""\nlogfile {self.folder / "log"}\n' + (f'requirepass "{password}"\n' if password else "")
+            f'save ""\nlogfile {self.folder / "log"}\n' + (f'requirepass "{password}"\n' if password else "") + settings
         )
         config.chmod(0o600)
         self.process: subprocess.Popen[bytes] | None = None

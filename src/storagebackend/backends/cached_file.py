@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from storagebackend.backends.memory import MemoryBackend
 from storagebackend.codecs.base import Codec, FragmentCodec
 from storagebackend.codecs.registry import choose_codec
+from storagebackend.defaults import LOCK_TIMEOUT
 from storagebackend.errors import ConflictError, CorruptStoreError, StoreNotFoundError
 from storagebackend.transports.base import Transport
 from storagebackend.transports.registry import scheme_of, transport_class
@@ -42,7 +43,11 @@ class CachedFileBackend(MemoryBackend):
     persistent: ClassVar[bool] = True
 
     def __init__(
-        self, transport: Transport, codec: Codec | str | None = None, flag: str = "c", lock_timeout: float = 5.0
+        self,
+        transport: Transport,
+        codec: Codec | str | None = None,
+        flag: str = "c",
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         super().__init__(flag)
         self.transport = transport
@@ -73,7 +78,7 @@ class CachedFileBackend(MemoryBackend):
         transport_cls = transport_class(scheme_of(url))
         own = {name: options[name] for name in transport_cls.options & set(options)}
         transport = transport_cls.from_url(url, **own)
-        return cls(transport, options.get("codec"), flag, options.get("lock_timeout", 5.0))
+        return cls(transport, options.get("codec"), flag, options.get("lock_timeout", LOCK_TIMEOUT))
 
     def describe(self) -> str:
         return self.transport.describe()

@@ -1,55 +1,55 @@
 """PostgreSQL backend (psycopg 3): ``postgresql://user:password@host:port/dbname?table=NAME`` (or ``postgres://``).
 
-For a store named ``T`` (option or query ``table``, default ``storagebackend``)
-three tables live in the connection's current schema: ``T(format, version)``
-holds one row that marks the store and its schema version; ``T_documents(uid,
-position)`` keeps documents even without keys; ``T_entries(uid, key, value
-bytea, position)`` holds the pairs. Both ``position`` columns are identity
-columns: a new document or key takes the next number, an existing one keeps
-its own, so documents and keys iterate in the order they were first written,
-like a dict's, whichever process wrote them. "Missing" means none of the three
-exists. Changes wait in the write buffer of :class:`BufferedBackend`; ``sync``
+A store is three tables (:mod:`~storagebackend.backends.postgresql_schema`
+says which, and makes, checks and migrates them); documents and keys iterate
+in the order they were first written, like a dict's, whichever process wrote
+them. Changes wait in the write buffer of :class:`BufferedBackend`; ``sync``
 applies them in one transaction, so several processes and hosts can share one
 database and a reader never sees half a sync.
 
-Schema version 1 had no ``T_documents.position``: a writable open migrates
-such a store in one transaction (documents numbered in the order of their
-first key), a read-only open reads it in that same order without changing it.
-
-Every psycopg error is mapped in :meth:`PostgreSQLBackend._error`; a lost
-connection is reopened by the next operation (:meth:`PostgreSQLBackend._run`),
-until ``close``, after which every operation raises StorageClosedError.
+Every psycopg error is mapped in :meth:`PostgreSQLBackend._error`, cleaned of
+the password (:mod:`storagebackend.redaction`); a lost connection is reopened
+and the operation tried again as :mod:`storagebackend.retrying` says
+(:meth:`PostgreSQLBackend._run`), until ``close``, after which every operation
+raises StorageClosedError.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 import threading
-import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, ClassVar, Final, TypeVar
 
 import psycopg
-from psycopg import sql
 
+from storagebackend import server_errors
 from storagebackend.backends.base import DocumentData
 from storagebackend.backends.buffered import BufferedBackend, Pending
 from storagebackend.backends.closing import CloseGate
+from storagebackend.backends.postgresql_schema import (
+    DEFAULT_TABLE,
+    FORMAT,
+    SCHEMA_VERSION,
+    StoreTables,
+    statements,
+)
+from storagebackend.defaults import LOCK_TIMEOUT, SERVER_TIMEOUT
 from storagebackend.errors import (
-    AuthenticationError,
-    BackendUnavailableError,
     CorruptStoreError,
     StorageError,
     StorageIOError,
     StorageLockedError,
-    StoreNotFoundError,
 )
+from storagebackend.redaction import scrub_exception
+from storagebackend.retrying import RETRY
+from storagebackend.schema import State
+from storagebackend.timeouts import driver_timeout
+from storagebackend.uid import all_stored_uids
 from storagebackend.urls import ServerURL, parse_server, query_setting
 
 __all__ = ["DEFAULT_TABLE", "FORMAT", "SCHEMA_VERSION", "PostgreSQLBackend"]
@@ -59,27 +59,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Connection = psycopg.Connection[Any]
 
-DEFAULT_TABLE: Final = "storagebackend"
 DEFAULT_PORT: Final = 5432
-#: The marker row of the ``T`` table: ``(FORMAT, SCHEMA_VERSION)``.
-FORMAT: Final = "storagebackend"
-#: 2: documents keep their order (``T_documents.position``); 1 is read, and migrated by a writable open.
-SCHEMA_VERSION: Final = 2
-# Letters, digits, underscores: safe in any schema, and "_documents" still fits in 63 bytes.
-_TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
-# The columns of each table, by schema version.
-_COLUMNS: Final = {
-    1: {"": ("format", "version"), "_documents": ("uid",), "_entries": ("uid", "key", "value", "position")},
-    2: {"": ("format", "version"), "_documents": ("uid", "position"), "_entries": ("uid", "key", "value", "position")},
-}
-# One operation is tried this often: after a lost connection (server restarted)
-# or a deadlock, it runs again on a new connection or in a new transaction.
-_ATTEMPTS: Final = 3
-_BACKOFF: Final = 0.2  # seconds, times the attempt number
 # SQLSTATEs: connection exceptions (08...), shutdown / starting up, too many connections.
 _UNAVAILABLE_STATES: Final = ("08", "57P01", "57P02", "57P03", "53300")
 _LOCKED_STATES: Final = frozenset({"55P03", "40P01", "40001", "57014"})
-_RETRY_STATES: Final = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+# Tried again in a new transaction (retrying.RETRY), as is a lost connection: deadlock, serialization failure.
+_RETRY_STATES: Final = frozenset({"40P01", "40001"})
 # The server refused the credentials: invalid password, invalid authorization specification.
 _REFUSED_STATES: Final = frozenset({"28P01", "28000"})
 # A refusal while connecting carries no SQLSTATE (libpq reports it as text): the server's and libpq's words.
@@ -90,81 +75,27 @@ _REFUSED_WORDS: Final = re.compile(
 )
 _INT_MAX: Final = 2**31 - 1  # the largest connect_timeout (s) and lock_timeout (ms) PostgreSQL takes
 
-# The documents with their order, as a relation (uid, position). Version 2 stores it; for a
-# version-1 store it is the position of each document's first key (documents without keys last),
-# which is also the order that migrating to version 2 writes down.
-_ORDERED: Final = {
-    1: "(SELECT v.uid, f.first AS position FROM {documents} AS v "
-    "LEFT JOIN (SELECT uid, min(position) AS first FROM {entries} GROUP BY uid) AS f ON f.uid = v.uid)",
-    2: "{documents}",
-}
-# Every statement, with the store's tables as {meta}, {documents}, {entries} and {ordered}: quoted
-# identifiers (psycopg.sql), and values only ever as bound parameters. New documents and keys are
-# inserted in the order given (ORDER BY n), so their identity positions follow it.
-_SQL: Final = {
-    "create_meta": "CREATE TABLE {meta} (format text NOT NULL, version integer NOT NULL)",
-    "mark": "INSERT INTO {meta} (format, version) VALUES (%s, %s)",
-    "set_version": "UPDATE {meta} SET version = %s",
-    "marker": "SELECT format, version FROM {meta}",
-    "create_documents": "CREATE TABLE {documents} (uid text PRIMARY KEY, "
-    "position bigint GENERATED BY DEFAULT AS IDENTITY)",
-    "create_entries": "CREATE TABLE {entries} (uid text NOT NULL, key text NOT NULL, value bytea NOT NULL, "
-    "position bigint GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (uid, key))",
-    "drop_data": "DROP TABLE IF EXISTS {documents}, {entries}",
-    # Version 1 -> 2: adding the identity column numbers the rows 1..n; the update puts them in order.
-    "add_positions": "ALTER TABLE {documents} ADD COLUMN position bigint GENERATED BY DEFAULT AS IDENTITY",
-    "order_positions": "UPDATE {documents} AS d SET position = r.n FROM (SELECT o.uid, "
-    "row_number() OVER (ORDER BY o.position NULLS LAST, o.uid) AS n FROM {ordered} AS o) AS r WHERE d.uid = r.uid",
-    "value": "SELECT value FROM {entries} WHERE uid = %s AND key = %s",
-    "document": "SELECT e.key, e.value FROM {documents} d LEFT JOIN {entries} e ON e.uid = d.uid "
-    "WHERE d.uid = %s ORDER BY e.position",
-    "items": "SELECT o.uid, e.key, e.value FROM {ordered} AS o LEFT JOIN {entries} AS e ON e.uid = o.uid "
-    "ORDER BY o.position NULLS LAST, o.uid, e.position",
-    "has": "SELECT 1 FROM {documents} WHERE uid = %s",
-    "uids": "SELECT o.uid FROM {ordered} AS o ORDER BY o.position NULLS LAST, o.uid",
-    "count": "SELECT count(*) FROM {documents}",
-    "clear_entries": "DELETE FROM {entries}",
-    "clear_documents": "DELETE FROM {documents}",
-    "drop_entries": "DELETE FROM {entries} WHERE uid = ANY(%s)",
-    "drop_documents": "DELETE FROM {documents} WHERE uid = ANY(%s)",
-    "add_documents": "INSERT INTO {documents} (uid) SELECT uid FROM unnest(%s::text[]) WITH ORDINALITY AS t(uid, n) "
-    "ORDER BY n ON CONFLICT DO NOTHING",
-    "set_values": "INSERT INTO {entries} (uid, key, value) SELECT uid, key, value "
-    "FROM unnest(%s::text[], %s::text[], %s::bytea[]) WITH ORDINALITY AS t(uid, key, value, n) ORDER BY n "
-    "ON CONFLICT (uid, key) DO UPDATE SET value = excluded.value",
-    "drop_values": "DELETE FROM {entries} WHERE (uid, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
-}
-
-
-def _statements(table: str, version: int) -> dict[str, sql.Composed]:
-    """Every statement of ``_SQL`` for store ``table`` of schema ``version``."""
-    names = {"meta": table, "documents": table + "_documents", "entries": table + "_entries"}
-    identifiers = {part: sql.Identifier(name) for part, name in names.items()}
-    ordered = sql.SQL(_ORDERED[version]).format(**identifiers)
-    return {name: sql.SQL(text).format(ordered=ordered, **identifiers) for name, text in _SQL.items()}
-
 
 def _connect_timeout(seconds: float) -> int:
     """libpq's ``connect_timeout``: whole seconds, at least 2 (libpq's least, so 0 waits that long).
 
     Neither libpq's 0 nor psycopg's reading of it (130 s) is "forever": ``math.inf`` is the largest value, 68 years.
     """
-    return min(max(2, math.ceil(seconds)), _INT_MAX) if math.isfinite(seconds) else _INT_MAX
+    return int(driver_timeout(seconds, forever=_INT_MAX, longest=_INT_MAX, least=2, whole=True))
 
 
 def _lock_timeout(seconds: float) -> int:
     """PostgreSQL's ``lock_timeout`` in milliseconds, where 0 means wait forever: ``0`` s is the least, 1 ms."""
-    if not math.isfinite(seconds) or seconds * 1000 > _INT_MAX:
-        return 0
-    return max(1, math.ceil(seconds * 1000))
+    return int(driver_timeout(seconds, forever=0, longest=_INT_MAX, least=1, unit=1000, whole=True))
 
 
 class PostgreSQLBackend(BufferedBackend):
     """Documents in three tables of a PostgreSQL database, shared by any number of processes.
 
     Opening connects and checks (or creates, or migrates) the tables: raises ValueError for a
-    bad table name or timeout, StoreNotFoundError, CorruptStoreError, AuthenticationError,
-    BackendUnavailableError, StorageLockedError or StorageIOError.
+    bad table name, StoreNotFoundError, CorruptStoreError, AuthenticationError,
+    BackendUnavailableError, StorageLockedError or StorageIOError. The timeouts come
+    checked (``options.py``, at open): seconds >= 0, ``math.inf`` for no limit.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
@@ -175,24 +106,16 @@ class PostgreSQLBackend(BufferedBackend):
         server: ServerURL,
         table: str = DEFAULT_TABLE,
         flag: str = "c",
-        lock_timeout: float = 5.0,
-        timeout: float = 10.0,
+        lock_timeout: float = LOCK_TIMEOUT,
+        timeout: float = SERVER_TIMEOUT,
     ) -> None:
         super().__init__(flag)
-        if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
-            raise ValueError(
-                f"invalid PostgreSQL table name {table!r}: 1 to 48 letters, digits and underscores, "
-                "not starting with a digit"
-            )
-        for name, seconds in (("timeout", timeout), ("lock_timeout", lock_timeout)):
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-                raise ValueError(
-                    f"invalid {name} {seconds!r}: expected a number of seconds >= 0 (math.inf waits forever)"
-                )
         self.server = server
+        self._secrets = (server.password,)
         self.table = table
+        self._tables = StoreTables(table, self.describe())
         self._lock_timeout = float(lock_timeout)
-        self._sql = _statements(table, SCHEMA_VERSION)
+        self._sql = self._tables.current
         settings = f"-c lock_timeout={_lock_timeout(lock_timeout)}"
         if self.read_only:
             settings += " -c default_transaction_read_only=on"
@@ -231,8 +154,8 @@ class PostgreSQLBackend(BufferedBackend):
             server,
             table=query_setting(server, server.query, "table", options.get("table"), DEFAULT_TABLE),
             flag=flag,
-            lock_timeout=options.get("lock_timeout", 5.0),
-            timeout=options.get("timeout", 10.0),
+            lock_timeout=options.get("lock_timeout", LOCK_TIMEOUT),
+            timeout=options.get("timeout", SERVER_TIMEOUT),
         )
 
     def describe(self) -> str:
@@ -264,7 +187,7 @@ class PostgreSQLBackend(BufferedBackend):
             log.debug("closing a broken PostgreSQL connection to %s failed", self.server.address, exc_info=True)
 
     def _run(self, action: str, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` on a live connection, retrying a bounded number of times.
+        """Run ``work`` on a live connection, tried again as :mod:`storagebackend.retrying` says.
 
         A lost connection (the server restarted) is reopened and ``work`` runs
         again: reads are idempotent, and so is a commit (it sets final states).
@@ -272,35 +195,47 @@ class PostgreSQLBackend(BufferedBackend):
         else, or the last failure, is raised mapped by :meth:`_error`; after
         ``close`` (even one that comes while waiting), StorageClosedError.
         """
-        with self._gate.passage():
-            for attempt in range(1, _ATTEMPTS + 1):
-                conn = None
-                try:
-                    conn = self._connection()
-                    with self._busy:
-                        return work(conn)
-                except psycopg.Error as exc:
-                    refused = _refused(exc)
-                    unavailable = not refused and _unavailable(exc, conn)
-                    if unavailable:
-                        self._drop(conn)
-                    if attempt < _ATTEMPTS and (unavailable or exc.sqlstate in _RETRY_STATES):
-                        log.info("%s: %s; trying again (%d/%d)", self.server.address, exc.sqlstate, attempt, _ATTEMPTS)
-                        time.sleep(_BACKOFF * attempt)
-                        continue
-                    raise self._error(exc, action, refused, unavailable) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        lost: list[psycopg.Error] = []  # failures after which the server could not be reached
 
-    def _error(self, exc: psycopg.Error, action: str, refused: bool, unavailable: bool) -> StorageError:
-        """Map a psycopg error to the StorageError a user should see, without the password."""
-        _scrub(exc, self.server.password)
+        def attempt() -> T:
+            conn = None
+            try:
+                conn = self._connection()
+                with self._busy:
+                    return work(conn)
+            except psycopg.Error as exc:
+                if not _refused(exc) and _unavailable(exc, conn):
+                    self._drop(conn)
+                    lost.append(exc)
+                raise
+
+        def again(exc: Exception) -> bool:
+            return any(exc is each for each in lost) or getattr(exc, "sqlstate", None) in _RETRY_STATES
+
+        with self._gate.passage():
+            try:
+                return RETRY.call(attempt, again, f"{self.describe()}: {action}", self._secrets)
+            except psycopg.Error as exc:
+                failure = exc
+            # Raised outside the except block: only the failure, cleaned, is linked to the error.
+            error = self._error(failure, action, unavailable=any(failure is each for each in lost))
+            raise error from scrub_exception(failure, self._secrets)
+
+    def _error(self, exc: psycopg.Error, action: str, unavailable: bool) -> StorageError:
+        """Map a psycopg error to the StorageError a user should see, without the password.
+
+        A failed connection attempt keeps libpq's connection, with the password among its
+        settings, in ``exc.pgconn``: it is dropped, as psycopg itself does when pickling.
+        """
+        refused = _refused(exc)  # before the connection goes: it tells whether a password was asked for
+        exc._pgconn = None
+        scrub_exception(exc, self._secrets)
         detail = " ".join(str(exc).split()) or type(exc).__name__
         where = f"{self.describe()}: {action}"
         if refused:
-            who = f"user {self.server.user!r}" if self.server.user else "the default user"
-            return AuthenticationError(f"PostgreSQL at {self.server.address} refused {who} ({where}): {detail}")
+            return server_errors.refused("PostgreSQL", self.server, where, detail)
         if unavailable:
-            return BackendUnavailableError(f"PostgreSQL at {self.server.address} is unavailable ({where}): {detail}")
+            return server_errors.unavailable("PostgreSQL", self.server, where, detail)
         if exc.sqlstate in _LOCKED_STATES:
             return StorageLockedError(
                 f"{where}: table {self.table!r} stays locked by another connection "
@@ -311,83 +246,19 @@ class PostgreSQLBackend(BufferedBackend):
     # -- opening ----------------------------------------------------------------------------
 
     def _open(self) -> None:
-        """Check that the table is a storagebackend store; create or migrate it unless read-only."""
-        state, version = self._run("cannot open", self._schema_state)
-        if state == "missing" and self.flag in ("w", "r"):
-            raise StoreNotFoundError(
-                f"{self.describe()}: no such PostgreSQL store (no table {self.table!r}; flag {self.flag!r} needs one)"
+        """Check that the tables are a storagebackend store; create or migrate it unless read-only."""
+        tables = self._tables
+        state, version = self._run("cannot open", tables.snapshot_state)
+        if state is State.MISSING:
+            tables.check(state, version, self.flag)  # flags w and r: no such store
+        damaged_under_n = state is State.DAMAGED and self.flag == "n"
+        if not self.read_only and (state in (State.MISSING, State.OLD) or damaged_under_n):
+            state, version = self._run(
+                "cannot create or migrate the store", lambda conn: tables.prepare(conn, self.flag)
             )
-        if not self.read_only and (state in ("missing", "old") or (state == "damaged" and self.flag == "n")):
-            state, version = self._run("cannot create or migrate the store", self._prepare)
-        if state == "foreign":
-            raise CorruptStoreError(
-                f"{self.describe()}: table {self.table!r} (or {self.table}_documents, {self.table}_entries) "
-                "exists but is not a storagebackend store; choose another table name"
-            )
-        if state == "newer":
-            raise CorruptStoreError(
-                f"{self.describe()}: the store's schema version {version} is newer than {SCHEMA_VERSION}; "
-                "upgrade storagebackend"
-            )
-        if state == "damaged":
-            raise CorruptStoreError(
-                f"{self.describe()}: tables {self.table}_documents / {self.table}_entries are missing or changed "
-                "(open with flag 'n' to recreate them empty)"
-            )
+        tables.check(state, version, self.flag)
         if version != SCHEMA_VERSION:  # an old store, read-only: read it as it is
-            self._sql = _statements(self.table, version)
-
-    def _schema_state(self, conn: Connection) -> tuple[str, int]:
-        """(``"ours"``, ``"old"``, ``"newer"``, ``"damaged"``, ``"missing"`` or ``"foreign"``; schema version)."""
-        rows = conn.execute(
-            "SELECT c.relname, c.relkind, array_agg(a.attname::text ORDER BY a.attnum) "
-            "FROM pg_catalog.pg_class c "
-            "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-            "WHERE c.relname = ANY(%s) AND c.relnamespace = "
-            "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema()) "
-            "GROUP BY c.relname, c.relkind",
-            ([self.table + suffix for suffix in _COLUMNS[SCHEMA_VERSION]],),
-        ).fetchall()
-        found = {name: (kind, tuple(columns)) for name, kind, columns in rows}
-        if not found:
-            return "missing", SCHEMA_VERSION
-        if found.get(self.table) != ("r", _COLUMNS[SCHEMA_VERSION][""]):
-            return "foreign", 0
-        marker = conn.execute(self._sql["marker"]).fetchall()
-        if len(marker) != 1 or marker[0][0] != FORMAT or not isinstance(marker[0][1], int) or marker[0][1] < 1:
-            return "foreign", 0
-        version: int = marker[0][1]
-        if version > SCHEMA_VERSION:
-            return "newer", version
-        if any(found.get(self.table + suffix) != ("r", columns) for suffix, columns in _COLUMNS[version].items()):
-            return "damaged", version
-        return ("ours" if version == SCHEMA_VERSION else "old"), version
-
-    def _prepare(self, conn: Connection) -> tuple[str, int]:
-        """Create the missing store, recreate the damaged tables (flag n) or migrate an old store: one transaction."""
-        with conn.transaction():
-            # Two processes opening the same new or old store at once: the second waits, then finds it done.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"storagebackend:{self.table}".encode()),))
-            state, version = self._schema_state(conn)
-            if state == "old":
-                log.info("migrating %s from schema version %d to %d", self.describe(), version, SCHEMA_VERSION)
-                migration = _statements(self.table, version)
-                conn.execute(migration["add_positions"])
-                conn.execute(migration["order_positions"])
-                conn.execute(self._sql["set_version"], (SCHEMA_VERSION,))
-                return self._schema_state(conn)
-            if state == "missing":
-                conn.execute(self._sql["create_meta"])
-                conn.execute(self._sql["mark"], (FORMAT, SCHEMA_VERSION))
-            elif state == "damaged" and self.flag == "n":
-                log.info("recreating the damaged tables of %s (flag 'n')", self.describe())
-                conn.execute(self._sql["drop_data"])
-                conn.execute(self._sql["set_version"], (SCHEMA_VERSION,))
-            else:
-                return state, version
-            conn.execute(self._sql["create_documents"])
-            conn.execute(self._sql["create_entries"])
-            return self._schema_state(conn)
+            self._sql = statements(self.table, version)
 
     # -- stored state -------------------------------------------------------------------------
 
@@ -410,7 +281,16 @@ class PostgreSQLBackend(BufferedBackend):
         return bool(self._query("cannot read", "has", (uid,)))
 
     def stored_uids(self) -> list[str]:
-        return [uid for (uid,) in self._query("cannot list documents", "uids")]
+        uids = [uid for (uid,) in self._query("cannot list documents", "uids")]
+        self._check_uids(uids)
+        return uids
+
+    def _check_uids(self, uids: list[str]) -> None:
+        """CorruptStoreError if a uid read back is not one (a row written by something else)."""
+        if not all_stored_uids(uids):
+            raise CorruptStoreError(
+                f"{self.describe()}: table {self.table}_documents holds a uid that is not 32 lower-case hex digits"
+            )
 
     def stored_count(self) -> int:
         count: int = self._query("cannot count documents", "count")[0][0]
@@ -419,6 +299,7 @@ class PostgreSQLBackend(BufferedBackend):
     def stored_items(self) -> Iterator[tuple[str, DocumentData]]:
         """Every document in order, read in one statement (one consistent snapshot)."""
         rows = self._query("cannot read", "items")
+        self._check_uids(list(map(itemgetter(0), rows)))
         for uid, pairs in groupby(rows, key=itemgetter(0)):
             yield uid, {key: bytes(value) for _, key, value in pairs if key is not None}
 
@@ -493,14 +374,3 @@ def _refused(exc: psycopg.Error) -> bool:
         return False
     pgconn = exc.pgconn  # a failed connection attempt: libpq knows whether the server asked for a password
     return bool(pgconn is not None and pgconn.needs_password) or _REFUSED_WORDS.search(str(exc)) is not None
-
-
-def _scrub(exc: psycopg.Error, password: str | None) -> None:
-    """Remove the password from ``exc``, which becomes the ``__cause__`` the user sees.
-
-    A failed connection attempt keeps libpq's connection, with the password among its
-    settings, in ``exc.pgconn``: it is dropped, as psycopg itself does when pickling.
-    """
-    exc._pgconn = None
-    if password and any(password in str(arg) for arg in exc.args):
-        exc.args = tuple(str(arg).replace(password, "***") for arg in exc.args)

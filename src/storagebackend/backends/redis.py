@@ -1,15 +1,8 @@
 """Redis backend (redis-py): ``redis://[user:password@]host:port/db?prefix=NAME``.
 
-For a store with prefix ``P`` (option or query ``prefix``, default
-``storagebackend``) these keys exist: ``P:meta``, a hash ``{format, version}``
-that marks the store and holds its schema version; ``P:order``, a sorted set
-of the document uids scored by position (so a document without keys exists,
-and documents keep the order they were created in); ``P:doc:UID``, a hash per
-document (key -> value bytes); ``P:pos:UID``, a hash per document (key ->
-position), since a Redis hash keeps no order of its own; and ``P:seq``, the
-counter that hands out positions. "Missing" means none of ``P:meta``,
-``P:order`` and ``P:docs`` exists. Several stores share one server through
-their prefixes.
+A store is a few keys under a prefix (:mod:`~storagebackend.backends.redis_schema`
+says which, and makes, checks and migrates them); several stores share one
+server through their prefixes.
 
 ``sync`` is one MULTI/EXEC transaction, so readers see all of it or none. It
 needs no WATCH: every command in it sets a final state that does not depend on
@@ -23,14 +16,11 @@ emptying the store (``clear()`` or flag ``"n"``) depends on what is stored, the
 set of uids to delete: that sync WATCHes ``P:order`` and starts again if
 another writer added or removed a document meanwhile.
 
-Schema version 1 kept the uids in a set ``P:docs`` and no order: a writable
-open migrates it in one MULTI/EXEC (documents by uid, keys in the order their
-hash lists them), a read-only open reads it in that same order.
-
-Every redis-py error is mapped in :meth:`RedisBackend._error`; redis-py
-reconnects by itself, with the bounded retries set in :meth:`RedisBackend.__init__`
-(never after refused credentials), until ``close``, after which every
-operation raises StorageClosedError.
+Every redis-py error is mapped in :meth:`RedisBackend._error`, cleaned of the
+password (:mod:`storagebackend.redaction`); redis-py reconnects by itself,
+with the retries and pauses of :mod:`storagebackend.retrying` (never after
+refused credentials), until ``close``, after which every operation raises
+StorageClosedError.
 """
 
 from __future__ import annotations
@@ -44,21 +34,32 @@ from typing import Any, ClassVar, Final, TypeVar, cast
 
 import redis
 from redis import exceptions as rx
-from redis.backoff import ExponentialBackoff
+from redis.backoff import AbstractBackoff
 from redis.retry import Retry
 
+from storagebackend import server_errors
 from storagebackend.backends.base import DocumentData
 from storagebackend.backends.buffered import BufferedBackend, Pending
 from storagebackend.backends.closing import CloseGate
+from storagebackend.backends.redis_schema import (
+    DEFAULT_PREFIX,
+    FORMAT,
+    SCHEMA_VERSION,
+    WATCH_ATTEMPTS,
+    StoreKeys,
+    stored_uids,
+)
+from storagebackend.defaults import SERVER_TIMEOUT
 from storagebackend.errors import (
-    AuthenticationError,
-    BackendUnavailableError,
     CorruptStoreError,
     StorageError,
     StorageIOError,
     StorageLockedError,
-    StoreNotFoundError,
 )
+from storagebackend.redaction import scrub, scrub_exception
+from storagebackend.retrying import RETRY
+from storagebackend.schema import State
+from storagebackend.timeouts import socket_timeout
 from storagebackend.urls import ServerURL, parse_server, query_setting
 
 __all__ = ["DEFAULT_PREFIX", "FORMAT", "SCHEMA_VERSION", "RedisBackend"]
@@ -67,27 +68,15 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_PREFIX: Final = "storagebackend"
 DEFAULT_PORT: Final = 6379
-#: The ``P:meta`` hash: ``{"format": FORMAT, "version": SCHEMA_VERSION}``.
-FORMAT: Final = b"storagebackend"
-#: 2: ``P:order``, ``P:pos:UID`` and ``P:seq`` keep the order; 1 (``P:docs``, a set) is read, and migrated when written.
-SCHEMA_VERSION: Final = 2
-_PREFIX: Final = re.compile(r"[^\s]{1,100}")
-_UID: Final = re.compile(rb"[0-9a-f]{32}")
-_WATCH_ATTEMPTS: Final = 10  # emptying or migrating the store restarts this often if other writers keep changing it
 _BATCH: Final = 256  # documents read per round trip by stored_items
-# Socket timeouts: Python's sockets measure milliseconds, and cannot count past about 31 years.
-_LEAST_WAIT: Final = 0.001
-_FOREVER: Final = 1e9
 
 
-def _socket_timeout(seconds: float) -> float | None:
-    """redis-py's socket timeout for ``timeout`` seconds: None waits forever.
+class _Backoff(AbstractBackoff):
+    """redis-py's pauses between tries, as :mod:`storagebackend.retrying` says."""
 
-    A socket takes 0 as "non-blocking", not as a wait: 0 ("do not wait") is the least wait, 1 ms.
-    """
-    return None if seconds >= _FOREVER else max(float(seconds), _LEAST_WAIT)
+    def compute(self, failures: int) -> float:
+        return RETRY.pause(failures)
 
 
 class _Refused(Exception):
@@ -118,29 +107,26 @@ class RedisBackend(BufferedBackend):
     """Documents as hashes in a Redis database, under a key prefix.
 
     Opening connects and checks (or creates, or migrates) the store: raises ValueError for
-    a bad prefix, database or timeout, StoreNotFoundError, CorruptStoreError,
-    AuthenticationError, BackendUnavailableError or StorageIOError.
+    a bad prefix or database, StoreNotFoundError, CorruptStoreError, AuthenticationError,
+    BackendUnavailableError or StorageIOError. ``timeout`` comes checked (``options.py``,
+    at open): seconds >= 0, ``math.inf`` for no limit.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("redis",)
     options: ClassVar[frozenset[str]] = frozenset({"prefix", "timeout"})
 
-    def __init__(self, server: ServerURL, prefix: str = DEFAULT_PREFIX, flag: str = "c", timeout: float = 10.0) -> None:
+    def __init__(
+        self, server: ServerURL, prefix: str = DEFAULT_PREFIX, flag: str = "c", timeout: float = SERVER_TIMEOUT
+    ) -> None:
         super().__init__(flag)
-        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix) or not prefix.isprintable():
-            raise ValueError(f"invalid Redis key prefix {prefix!r}: 1 to 100 printable characters, no spaces")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-            raise ValueError(f"invalid timeout {timeout!r}: expected a number of seconds >= 0 (math.inf waits forever)")
+        self._keys = StoreKeys(prefix)
         if not re.fullmatch(r"[0-9]{1,5}", server.path or "0"):
             raise ValueError(f"invalid Redis database {server.path!r} in URL {server}: expected a number >= 0")
         database = int(server.path or "0")
         self.server = server
+        self._secrets = (server.password,)
         self.prefix = prefix
         self.database = database
-        self._meta = f"{prefix}:meta"
-        self._order = f"{prefix}:order"
-        self._seq = f"{prefix}:seq"
-        self._docs = f"{prefix}:docs"  # schema version 1 only
         self._version = SCHEMA_VERSION
         self._gate = CloseGate(self.describe())
         self._client = redis.Redis(
@@ -149,10 +135,10 @@ class RedisBackend(BufferedBackend):
             db=database,
             username=server.user or None,
             password=server.password,
-            socket_connect_timeout=_socket_timeout(timeout),
-            socket_timeout=_socket_timeout(timeout),
+            socket_connect_timeout=socket_timeout(timeout),
+            socket_timeout=socket_timeout(timeout),
             # A lost connection (server restarted) is reopened and the command sent again, a bounded number of times.
-            retry=_Retry(ExponentialBackoff(cap=0.5, base=0.1), 3),
+            retry=_Retry(_Backoff(), RETRY.attempts - 1),
             retry_on_error=[rx.ConnectionError, rx.TimeoutError],
             decode_responses=False,
             client_name="storagebackend",
@@ -178,17 +164,11 @@ class RedisBackend(BufferedBackend):
             server,
             prefix=query_setting(server, server.query, "prefix", options.get("prefix"), DEFAULT_PREFIX),
             flag=flag,
-            timeout=options.get("timeout", 10.0),
+            timeout=options.get("timeout", SERVER_TIMEOUT),
         )
 
     def describe(self) -> str:
         return str(dataclasses.replace(self.server, path=str(self.database), query={"prefix": self.prefix}))
-
-    def _doc(self, uid: str) -> str:
-        return f"{self.prefix}:doc:{uid}"
-
-    def _pos(self, uid: str) -> str:
-        return f"{self.prefix}:pos:{uid}"
 
     # -- errors: every redis-py call runs inside _mapped -------------------------------------
 
@@ -199,20 +179,16 @@ class RedisBackend(BufferedBackend):
             try:
                 yield
             except (rx.RedisError, UnicodeDecodeError) as exc:
-                raise self._error(exc, action) from exc
+                raise self._error(exc, action) from scrub_exception(exc, self._secrets)
 
     def _error(self, exc: rx.RedisError | UnicodeDecodeError, action: str) -> StorageError:
         """Map a redis-py error to the StorageError a user should see, without the password."""
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        password = self.server.password
-        if password:
-            detail = detail.replace(password, "***")
+        detail = " ".join(scrub(str(exc), self._secrets).split()) or type(exc).__name__
         where = f"{self.describe()}: {action}"
         if isinstance(exc, rx.AuthenticationError):  # WRONGPASS, NOAUTH, a password the server has not
-            who = f"user {self.server.user!r}" if self.server.user else "the default user"
-            return AuthenticationError(f"Redis server at {self.server.address} refused {who} ({where}): {detail}")
+            return server_errors.refused("Redis server", self.server, where, detail)
         if isinstance(exc, (rx.ConnectionError, rx.TimeoutError)):  # also loading
-            return BackendUnavailableError(f"Redis server at {self.server.address} is unavailable ({where}): {detail}")
+            return server_errors.unavailable("Redis server", self.server, where, detail)
         if isinstance(exc, UnicodeDecodeError) or (isinstance(exc, rx.ResponseError) and "WRONGTYPE" in str(exc)):
             return CorruptStoreError(
                 f"{where}: a key under prefix {self.prefix!r} holds data that is not ours: {detail}"
@@ -225,101 +201,30 @@ class RedisBackend(BufferedBackend):
 
     def _open(self) -> None:
         """Check that the prefix holds a storagebackend store; create or migrate it unless read-only."""
+        keys, where = self._keys, self.describe()
         with self._mapped("cannot open"):
-            state, version = self._state()
-            if state == "missing" and self.flag in ("w", "r"):
-                raise StoreNotFoundError(
-                    f"{self.describe()}: no such Redis store (no key {self._meta!r}; flag {self.flag!r} needs one)"
-                )
-            if state == "missing":
-                with self._client.pipeline(transaction=True) as pipe:
-                    pipe.hsetnx(self._meta, "format", FORMAT)
-                    pipe.hsetnx(self._meta, "version", SCHEMA_VERSION)
-                    pipe.execute()
-                state, version = self._state()
-            if state == "old" and not self.read_only:
-                self._migrate()
-                state, version = self._state()
-        if state == "foreign":
-            raise CorruptStoreError(
-                f"{self.describe()}: keys {self._meta!r} / {self._order!r} / {self._docs!r} exist but are not "
-                "a storagebackend store; choose another prefix"
-            )
-        if state == "newer":
-            raise CorruptStoreError(
-                f"{self.describe()}: the store's schema version {version} is newer than {SCHEMA_VERSION}; "
-                "upgrade storagebackend"
-            )
+            state, version = keys.state(self._client)
+            keys.check(state, version, self.flag, where)
+            if state is State.MISSING:
+                keys.create(self._client)
+                state, version = keys.state(self._client)
+            if state is State.OLD and not self.read_only:
+                keys.migrate(self._client, where)
+                state, version = keys.state(self._client)
+        keys.check(state, version, self.flag, where)
         self._version = version
-
-    def _state(self) -> tuple[str, int]:
-        """(``"ours"``, ``"old"``, ``"newer"``, ``"missing"`` or ``"foreign"``; schema version)."""
-        with self._client.pipeline(transaction=False) as pipe:
-            pipe.type(self._meta)
-            pipe.type(self._order)
-            pipe.type(self._docs)
-            meta_type, order_type, docs_type = pipe.execute()
-        if meta_type == b"none":
-            return ("missing", SCHEMA_VERSION) if order_type == docs_type == b"none" else ("foreign", 0)
-        if meta_type != b"hash":
-            return "foreign", 0
-        meta = self._client.hgetall(self._meta)
-        version = meta.get(b"version", b"")
-        if meta.get(b"format") != FORMAT or not version.isdigit() or int(version) < 1:
-            return "foreign", 0
-        if int(version) > SCHEMA_VERSION:
-            return "newer", int(version)
-        if int(version) == 1:
-            return ("old", 1) if docs_type in (b"none", b"set") and order_type == b"none" else ("foreign", 0)
-        return ("ours", SCHEMA_VERSION) if order_type in (b"none", b"zset") else ("foreign", 0)
-
-    def _migrate(self) -> None:
-        """Bring a version-1 store to version 2 in one MULTI/EXEC, again if a writer changed it meanwhile."""
-        for _ in range(_WATCH_ATTEMPTS):
-            with self._client.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(self._meta, self._docs)  # type: ignore[no-untyped-call]
-                    if pipe.hget(self._meta, "version") != b"1":
-                        return  # another process migrated it first
-                    members = cast(set[bytes], pipe.smembers(self._docs))
-                    if not all(_UID.fullmatch(member) for member in members):
-                        raise CorruptStoreError(f"{self.describe()}: {self._docs!r} holds something that is not a uid")
-                    uids = sorted(member.decode() for member in members)
-                    if uids:
-                        pipe.watch(*(self._doc(uid) for uid in uids))  # type: ignore[no-untyped-call]
-                    with self._client.pipeline(transaction=False) as read:  # the keys, in one round trip
-                        for uid in uids:
-                            read.hkeys(self._doc(uid))
-                        keys = cast(list[list[bytes]], read.execute())
-                    pipe.multi()
-                    position = 0
-                    for uid, names in zip(uids, keys, strict=True):
-                        position += 1
-                        pipe.zadd(self._order, {uid: position})
-                        if names:
-                            pipe.hset(self._pos(uid), mapping={name: position + n for n, name in enumerate(names, 1)})
-                            position += len(names)
-                    pipe.set(self._seq, position)
-                    pipe.delete(self._docs)
-                    pipe.hset(self._meta, "version", SCHEMA_VERSION)
-                    pipe.execute()
-                    log.info("migrated %s from schema version 1 to %d", self.describe(), SCHEMA_VERSION)
-                    return
-                except rx.WatchError:
-                    log.info("%s: the store changed while migrating it; trying again", self.describe())
-        raise rx.WatchError(f"{self._docs} changed during {_WATCH_ATTEMPTS} attempts to migrate it")
 
     # -- stored state ---------------------------------------------------------------------------
 
     def _queue_read(self, pipe: Any, uid: str) -> int:
         """Queue what :meth:`_document` takes (is it there, its pairs, its keys' positions); return how many replies."""
         if self._version == 1:  # no positions: a hash lists its keys in the order it keeps
-            pipe.sismember(self._docs, uid)
-            pipe.hgetall(self._doc(uid))
+            pipe.sismember(self._keys.docs, uid)
+            pipe.hgetall(self._keys.doc(uid))
             return 2
-        pipe.zscore(self._order, uid)
-        pipe.hgetall(self._doc(uid))
-        pipe.hgetall(self._pos(uid))
+        pipe.zscore(self._keys.order, uid)
+        pipe.hgetall(self._keys.doc(uid))
+        pipe.hgetall(self._keys.pos(uid))
         return 3
 
     def _document(
@@ -334,7 +239,7 @@ class RedisBackend(BufferedBackend):
                 place = {name: int(position) for name, position in positions.items()}
             except ValueError:
                 raise CorruptStoreError(
-                    f"{self.describe()}: the hash {self._pos(uid)!r} holds a position that is not a number"
+                    f"{self.describe()}: the hash {self._keys.pos(uid)!r} holds a position that is not a number"
                 ) from None
             last = max(place.values()) + 1  # a key without a position (written by hand) comes after the others
             names.sort(key=lambda name: place.get(name, last))
@@ -343,7 +248,7 @@ class RedisBackend(BufferedBackend):
     def stored_value(self, uid: str, key: str) -> bytes | None:
         with self._mapped("cannot read"):
             # decode_responses=False: every reply is bytes (redis-py types them as bytes | str).
-            return cast(bytes | None, self._client.hget(self._doc(uid), key))
+            return cast(bytes | None, self._client.hget(self._keys.doc(uid), key))
 
     def stored_document(self, uid: str) -> DocumentData | None:
         with self._mapped("cannot read"), self._client.pipeline(transaction=True) as pipe:
@@ -353,23 +258,26 @@ class RedisBackend(BufferedBackend):
     def stored_has(self, uid: str) -> bool:
         with self._mapped("cannot read"):
             if self._version == 1:
-                return bool(self._client.sismember(self._docs, uid))
-            return self._client.zscore(self._order, uid) is not None
+                return bool(self._client.sismember(self._keys.docs, uid))
+            return self._client.zscore(self._keys.order, uid) is not None
 
     def stored_uids(self) -> list[str]:
         with self._mapped("cannot list documents"):
             if self._version == 1:
-                members = sorted(cast(set[bytes], self._client.smembers(self._docs)))
+                members = sorted(cast(set[bytes], self._client.smembers(self._keys.docs)))
             else:
-                members = cast(list[bytes], self._client.zrange(self._order, 0, -1))
-        if not all(_UID.fullmatch(member) for member in members):
-            where = self._docs if self._version == 1 else self._order
+                members = cast(list[bytes], self._client.zrange(self._keys.order, 0, -1))
+        uids = stored_uids(members)
+        if uids is None:
+            where = self._keys.docs if self._version == 1 else self._keys.order
             raise CorruptStoreError(f"{self.describe()}: {where!r} holds something that is not a uid")
-        return [member.decode() for member in members]
+        return uids
 
     def stored_count(self) -> int:
         with self._mapped("cannot count documents"):
-            count: int = self._client.scard(self._docs) if self._version == 1 else self._client.zcard(self._order)
+            count: int = (
+                self._client.scard(self._keys.docs) if self._version == 1 else self._client.zcard(self._keys.order)
+            )
         return count
 
     def stored_items(self) -> Iterator[tuple[str, DocumentData]]:
@@ -398,33 +306,33 @@ class RedisBackend(BufferedBackend):
             if change is not None
         )
         with self._mapped("cannot sync"):
-            last = self._client.incrby(self._seq, needed) if needed else 0
+            last = self._client.incrby(self._keys.seq, needed) if needed else 0
             positions = range(last - needed + 1, last + 1)
-            for _ in range(_WATCH_ATTEMPTS):
+            for _ in range(WATCH_ATTEMPTS):
                 with self._client.pipeline(transaction=True) as pipe:
                     try:
                         if cleared:
-                            pipe.watch(self._order)  # type: ignore[no-untyped-call]
-                            stored = [uid.decode() for uid in cast(list[bytes], pipe.zrange(self._order, 0, -1))]
+                            pipe.watch(self._keys.order)  # type: ignore[no-untyped-call]
+                            stored = [uid.decode() for uid in cast(list[bytes], pipe.zrange(self._keys.order, 0, -1))]
                             pipe.multi()
-                            pipe.delete(self._order, *map(self._doc, stored), *map(self._pos, stored))
+                            pipe.delete(self._keys.order, *map(self._keys.doc, stored), *map(self._keys.pos, stored))
                         self._queue(pipe, pending, iter(positions))
                         pipe.execute()
                         return
                     except rx.WatchError:
                         log.info("%s: the documents changed while emptying the store; trying again", self.describe())
-            raise rx.WatchError(f"{self._order} changed during {_WATCH_ATTEMPTS} attempts")
+            raise rx.WatchError(f"{self._keys.order} changed during {WATCH_ATTEMPTS} attempts")
 
     def _queue(self, pipe: Any, pending: Mapping[str, Pending | None], positions: Iterator[int]) -> None:
         """Queue the buffer's changes in a MULTI block: final states only, no reads."""
         for uid, change in pending.items():
-            doc, pos = self._doc(uid), self._pos(uid)
+            doc, pos = self._keys.doc(uid), self._keys.pos(uid)
             if change is None:
                 pipe.delete(doc, pos)
-                pipe.zrem(self._order, uid)
+                pipe.zrem(self._keys.order, uid)
                 continue
             # A stored document keeps its place; one deleted and made again since the last sync comes last.
-            pipe.zadd(self._order, {uid: next(positions)}, nx=not change.recreated)
+            pipe.zadd(self._keys.order, {uid: next(positions)}, nx=not change.recreated)
             if change.replace:
                 pipe.delete(doc, pos)
             values = {k: v for k, v in change.values.items() if v is not None}
@@ -450,4 +358,4 @@ class RedisBackend(BufferedBackend):
         try:
             self._client.close()
         except rx.RedisError as exc:
-            raise self._error(exc, "cannot close") from exc
+            raise self._error(exc, "cannot close") from scrub_exception(exc, self._secrets)

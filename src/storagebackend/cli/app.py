@@ -21,6 +21,7 @@ from storagebackend.cli import documents, transfer
 from storagebackend.cli.demo import demo
 from storagebackend.cli.exits import EXIT_CODES_HELP, ExitCode, exit_code_for
 from storagebackend.cli.messages import for_cli
+from storagebackend.defaults import LOCK_TIMEOUT, MAX_KEY_LENGTH, MAX_VALUE_SIZE
 from storagebackend.options import OPTION_KINDS
 
 __all__ = ["main", "parser"]
@@ -57,11 +58,16 @@ def _store_options(codec: bool) -> argparse.ArgumentParser:
         "--lock-timeout",
         type=_option("lock_timeout"),
         metavar="SECONDS",
-        help="wait this long for another process's lock (5; inf: wait forever)",
+        help=f"wait this long for another process's lock ({LOCK_TIMEOUT:g}; inf: wait forever)",
     )
-    group.add_argument("--max-key-length", type=_option("max_key_length"), metavar="N", help="longest key allowed (32)")
     group.add_argument(
-        "--max-value-size", type=_option("max_value_size"), metavar="BYTES", help="largest value allowed (65536)"
+        "--max-key-length", type=_option("max_key_length"), metavar="N", help=f"longest key allowed ({MAX_KEY_LENGTH})"
+    )
+    group.add_argument(
+        "--max-value-size",
+        type=_option("max_value_size"),
+        metavar="BYTES",
+        help=f"largest value allowed ({MAX_VALUE_SIZE})",
     )
     return common
 

@@ -12,6 +12,8 @@ import re
 import time
 from typing import Final, TextIO
 
+from storagebackend.codecs.base import as_text
+
 __all__ = ["Progress", "is_plain_text", "plural", "show_key", "show_value"]
 
 #: Text longer than this is cut in ``show`` (``get`` prints a value whole).
@@ -38,18 +40,16 @@ def is_plain_text(value: bytes) -> bool:
     Anything else (escape sequences, carriage returns, bidi controls, bytes that are not
     UTF-8) can redraw, retitle or garble the terminal.
     """
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
+    text = as_text(value)
+    if text is None:
         return False
     return all(char.isprintable() or char in "\n\t" for char in text)
 
 
 def show_value(value: bytes) -> str:
     """A value on one line: text as text, binary as ``<binary, N bytes: hex...>``."""
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
+    text = as_text(value)
+    if text is None:
         more = "..." if len(value) > HEX_PREVIEW else ""
         return f"<binary, {len(value)} bytes: {value[:HEX_PREVIEW].hex(' ')}{more}>"
     bare = text.isprintable() and text == text.strip() and text != "" and text[0] not in "'\"<"

@@ -27,7 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from storagebackend.errors import CorruptStoreError, InvalidUIDError
+from storagebackend.schema import State, check_state, version_state
 from storagebackend.uid import uid_hex
+from storagebackend.validation import all_keys, is_key, plain_document
 
 __all__ = [
     "FORMAT_MARKER",
@@ -117,7 +119,7 @@ class FragmentCodec(Codec):
 
 
 def as_text(value: bytes) -> str | None:
-    """``value`` as text if it is valid UTF-8 (written readably), else None (binary)."""
+    """``value`` as text if it is valid UTF-8, else None: text codecs write the first readably, the rest as base64."""
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
@@ -141,15 +143,12 @@ def utf8_text(data: bytes, codec: str) -> str:
 def check_header(marker: object, version: object, codec: str, newest: int = FORMAT_VERSION) -> int:
     """The file's format version, from 1 to ``newest``; CorruptStoreError if the marker or version is not ours."""
     if marker != FORMAT_MARKER:
-        raise CorruptStoreError(f"not a storagebackend {codec} store: the format marker {FORMAT_MARKER!r} is missing")
-    if type(version) is not int:
-        raise CorruptStoreError(f"storagebackend {codec} store without a valid format version: {version!r}")
-    if version > newest:
-        raise CorruptStoreError(
-            f"storagebackend {codec} store of format version {version}, newer than {newest}: upgrade storagebackend"
-        )
-    if version < 1:
-        raise CorruptStoreError(f"storagebackend {codec} store with an invalid format version {version}")
+        detail = f"a {codec} file without the format marker {FORMAT_MARKER!r}"
+        check_state(State.FOREIGN, where="", kind=codec, newest=newest, detail=detail)
+    state = version_state(version, newest)
+    detail = f"its format version {str(version)[:40]!r} is not a whole number >= 1"
+    check_state(state, where="", kind=codec, newest=newest, version=version, unit="format version", detail=detail)
+    assert type(version) is int  # OURS or OLD
     return version
 
 
@@ -193,7 +192,7 @@ def check_uid(uid: object, where: str) -> str:
 
 def check_key(key: object, uid: str) -> str:
     """A decoded key, if it is a valid key (any length: limits are the opener's); else CorruptStoreError."""
-    if type(key) is str and key and key.isprintable():
+    if is_key(key):
         return key
     raise CorruptStoreError(f"document {uid}: {str(key)[:40]!r} is not a valid key")
 
@@ -237,28 +236,15 @@ def documents_from_tree(
     documents: Documents = {}
     for raw_uid, raw_document in documents_mapping(top.get("documents"), '"documents"').items():
         uid = new_uid(documents, raw_uid, '"documents"')
-        if type(raw_document) is dict and _is_plain(raw_document):
+        if type(raw_document) is dict and plain_document(raw_document):
             documents[uid] = raw_document  # already str keys and bytes values: taken as it is
             continue
-        documents[uid] = {
-            check_key(key, uid): value(raw, uid, key)
-            for key, raw in documents_mapping(raw_document, f"document {uid}").items()
-        }
+        pairs = documents_mapping(raw_document, f"document {uid}")
+        if not all_keys(pairs):
+            for key in pairs:
+                check_key(key, uid)  # raises for the first key that is not one
+        documents[uid] = {key: value(raw, uid, key) for key, raw in pairs.items()}
     return documents
-
-
-def _is_plain(document: dict[Any, Any]) -> bool:
-    """True if every key is a valid key and every value bytes, checked in C-level loops."""
-    return (
-        set(map(type, document.values())) <= _BYTES
-        and set(map(type, document)) <= _STR
-        and "" not in document
-        and all(map(str.isprintable, document))
-    )
-
-
-_BYTES: Final = frozenset({bytes})
-_STR: Final = frozenset({str})
 
 
 def string_or_base64(value: object, uid: str, key: str) -> bytes:

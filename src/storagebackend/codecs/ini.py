@@ -47,6 +47,7 @@ from storagebackend.codecs.base import (
     FORMAT_VERSION,
     Documents,
     FragmentCodec,
+    as_text,
     base64_value,
     check_end_line,
     check_header,
@@ -133,9 +134,8 @@ def _escape_char(char: str) -> str:
 
 
 def _encode_value(value: bytes) -> str:
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
+    text = as_text(value)
+    if text is None:
         return _BINARY + base64.b64encode(value).decode("ascii")
     if text.isprintable() and not (
         text.startswith((" ", '"', _BINARY)) or text.endswith(" ")

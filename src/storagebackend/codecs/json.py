@@ -26,6 +26,7 @@ from storagebackend.codecs.base import (
     FORMAT_VERSION,
     Documents,
     FragmentCodec,
+    as_text,
     documents_from_tree,
     string_or_base64,
     utf8_text,
@@ -48,10 +49,8 @@ class JSONCodec(FragmentCodec):
     def encode_document(self, uid: str, document: Mapping[str, bytes]) -> bytes:
         pairs: dict[str, Any] = {}
         for key, value in document.items():
-            try:
-                pairs[key] = value.decode("utf-8")
-            except UnicodeDecodeError:
-                pairs[key] = {"base64": base64.b64encode(value).decode("ascii")}
+            text = as_text(value)
+            pairs[key] = text if text is not None else {"base64": base64.b64encode(value).decode("ascii")}
         return f'"{uid}": {_dumps(pairs)}'.encode()
 
     def join(self, fragments: Sequence[bytes]) -> bytes:

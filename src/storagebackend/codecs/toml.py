@@ -41,6 +41,7 @@ from storagebackend.codecs.base import (
     FORMAT_VERSION,
     Documents,
     FragmentCodec,
+    as_text,
     check_end_line,
     documents_from_tree,
     string_or_base64,
@@ -101,9 +102,8 @@ def _key(key: str) -> str:
 
 
 def _value(value: bytes) -> str:
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
+    text = as_text(value)
+    if text is None:
         return f'{{base64 = "{base64.b64encode(value).decode("ascii")}"}}'
     return _string(text)
 

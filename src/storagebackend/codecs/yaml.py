@@ -70,6 +70,7 @@ from storagebackend.codecs.base import (
     FORMAT_VERSION,
     Documents,
     FragmentCodec,
+    as_text,
     base64_value,
     check_end_line,
     check_header,
@@ -130,9 +131,8 @@ def _text_event(text: str, pure: bool) -> ScalarEvent:
 
 
 def _value_event(value: bytes, pure: bool) -> ScalarEvent:
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
+    text = as_text(value)
+    if text is None:
         encoded = base64.encodebytes(value).decode("ascii")
         return ScalarEvent(None, _PURE_BINARY if pure else _BINARY, (False, False, True), encoded, style="|")
     return _text_event(text, pure)

@@ -18,34 +18,37 @@ is removed. Checking after the upload, not before, keeps the window in which
 another writer can slip in down to one download; it cannot be closed without
 a lock. Missing folders are created at the first write.
 
-Dropped connections and 4xx replies are retried on a new connection a few
-times with a short backoff; then BackendUnavailableError naming host and
-port. The password never appears in messages, logs or ``repr``.
+Dropped connections and 4xx replies are retried on a new connection, as
+:mod:`storagebackend.retrying` says (three tries, 0.2 s and 0.4 s apart);
+then BackendUnavailableError naming host and port. The password never appears
+in messages, logs, ``repr`` or the exceptions linked to an error: every reply
+is cleaned by :mod:`storagebackend.redaction` before it becomes a cause.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ftplib
 import hashlib
 import io
 import logging
-import math
 import posixpath
 import secrets
 import socket
 import ssl
-import time
 from collections.abc import Callable
 from typing import ClassVar, Final, TypeVar
-from urllib.parse import quote
 
+from storagebackend import server_errors
+from storagebackend.defaults import FTP_TIMEOUT
 from storagebackend.errors import (
-    AuthenticationError,
-    BackendUnavailableError,
     ConflictError,
     StorageError,
     StorageIOError,
 )
+from storagebackend.redaction import scrub, scrub_exception
+from storagebackend.retrying import RETRY, Retry
+from storagebackend.timeouts import socket_timeout
 from storagebackend.transports.base import Transport
 from storagebackend.urls import ServerURL, parse_server
 
@@ -60,8 +63,6 @@ _TRANSIENT: Final = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply, f
 # Replies meaning "this server does not know the command".
 _UNKNOWN_COMMAND: Final = ("500", "502", "504")
 _UNREAD: Final = b"unread"  # no read() yet: write() has nothing to check against
-# The socket timeout for ``timeout=0`` ("do not wait"): a socket timeout of 0 would make it non-blocking.
-_NO_WAIT: Final = 0.001
 # The reply to a login the server refuses: "530 Not logged in" (RFC 959).
 _LOGIN_REFUSED: Final = "530"
 
@@ -97,10 +98,9 @@ class FTPTransport(Transport):
         self,
         server: ServerURL,
         *,
-        timeout: float = 30.0,
+        timeout: float = FTP_TIMEOUT,
         ssl_context: ssl.SSLContext | None = None,
-        attempts: int = 3,
-        backoff: float = 0.2,
+        retry: Retry = RETRY,
     ) -> None:
         if server.scheme not in ("ftp", "ftps"):
             raise ValueError(f"URL {server} is not ftp:// or ftps://")
@@ -110,15 +110,16 @@ class FTPTransport(Transport):
             raise ValueError(f"URL {server}: the path contains a line break or NUL, which FTP cannot send")
         if ssl_context is not None and server.scheme != "ftps":
             raise ValueError(f"ssl_context is only for ftps:// URLs, not {server}")
-        self.server = server
+        self.server = server if server.port is not None else dataclasses.replace(server, port=DEFAULT_PORT)
         #: The file's path on the server, relative to the login folder.
         self.path = server.path
         #: The URL's query parameters (e.g. ``codec``).
         self.query = dict(server.query)
         #: The ``timeout`` option, checked by ``open`` (seconds >= 0, ``math.inf`` for none).
         self.timeout = timeout
-        self.attempts = max(1, attempts)
-        self.backoff = backoff
+        #: How often and how patiently an operation is tried again after a dropped connection.
+        self.retry = retry
+        self._secrets = (server.password,)
         self._ssl_context = ssl_context
         self._ftp: ftplib.FTP | None = None
         self._expected: bytes | None = _UNREAD  # SHA-256 of the file as last read or written; None: missing
@@ -130,7 +131,9 @@ class FTPTransport(Transport):
         self._temporaries: set[str] = set()
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None) -> FTPTransport:
+    def from_url(
+        cls, url: str, *, timeout: float = FTP_TIMEOUT, ssl_context: ssl.SSLContext | None = None
+    ) -> FTPTransport:
         """Parse ``ftp[s]://[user[:password]@]host[:port]/path[?codec=NAME]``; ValueError if malformed."""
         return cls(parse_server(url, default_port=DEFAULT_PORT), timeout=timeout, ssl_context=ssl_context)
 
@@ -141,15 +144,9 @@ class FTPTransport(Transport):
         return str(self.server)
 
     @property
-    def _address(self) -> str:
-        return f"{self.server.host}:{self.server.port or DEFAULT_PORT}"
-
-    @property
     def socket_timeout(self) -> float | None:
-        """``timeout`` as sockets take it: ``math.inf`` is None (wait forever), 0 a tiny wait (0 means non-blocking)."""
-        if math.isinf(self.timeout):
-            return None
-        return max(self.timeout, _NO_WAIT)
+        """``timeout`` as sockets take it (:func:`~storagebackend.timeouts.socket_timeout`): None waits forever."""
+        return socket_timeout(self.timeout)
 
     # -- the contract --------------------------------------------------------------
 
@@ -185,40 +182,51 @@ class FTPTransport(Transport):
     # -- connection and error mapping ----------------------------------------------------
 
     def _run(self, what: str, operation: Callable[[ftplib.FTP], _T]) -> _T:
-        """Run ``operation`` on a connection, reconnecting after transient failures."""
-        failure: BaseException | None = None
-        for attempt in range(1, self.attempts + 1):
-            if failure is not None:
-                log.warning(
-                    "%s: %s failed (%s); reconnecting, attempt %d of %d",
-                    self.describe(), what, self._scrub(str(failure)) or type(failure).__name__, attempt, self.attempts,
-                )  # fmt: skip
-                time.sleep(self.backoff * 2 ** (attempt - 2))
-            try:
-                return operation(self._connection())
-            except StorageError:
-                raise
-            except ssl.SSLCertVerificationError as exc:
-                self._drop()
-                raise BackendUnavailableError(
-                    f"{self.describe()}: the FTPS server at {self._address} has a certificate that is not "
-                    f"trusted: {self._scrub(str(exc))}"
-                ) from exc
-            except ftplib.error_perm as exc:
-                cause = self._scrubbed(exc)
-                raise StorageIOError(f"{self.describe()}: {what} refused by the server: {cause}") from cause
-            except (*_TRANSIENT, _ShortUpload) as exc:
-                self._drop()
-                failure = exc
-        assert failure is not None
-        cause = self._scrubbed(failure)
-        reason = str(cause) or type(cause).__name__
+        """Run ``operation`` on a connection, on a new one after a transient failure (see :meth:`_again`).
+
+        Raises the StorageError the operation raised, else BackendUnavailableError
+        or StorageIOError whose cause is the failure, cleaned of the password.
+        """
+        try:
+            return self.retry.call(
+                lambda: operation(self._connection()), self._again, f"{self.describe()}: {what}", self._secrets
+            )
+        except StorageError:  # already mapped (a conflict, refused credentials), though many are OSErrors
+            raise
+        except (*_TRANSIENT, _ShortUpload, ftplib.Error) as exc:
+            failure = exc
+        # Raised here, outside the except block: the failure, cleaned, is the only one linked.
+        cause = scrub_exception(failure, self._secrets)
+        raise self._error(what, failure) from cause
+
+    def _again(self, exc: Exception) -> bool:
+        """Whether a failed operation is worth another try: a dropped or timed-out connection, a 4xx reply.
+
+        The connection is dropped after such a failure and after an untrusted certificate.
+        """
+        if isinstance(exc, StorageError):  # mapped already: an answer, not a dropped connection
+            return False
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            self._drop()
+            return False
+        if isinstance(exc, (*_TRANSIENT, _ShortUpload)):
+            self._drop()
+            return True
+        return False
+
+    def _error(self, what: str, failure: Exception) -> StorageError:
+        """The StorageError for the failure that ended :meth:`_run`."""
+        reason = self._scrub(str(failure)) or type(failure).__name__
+        if isinstance(failure, ssl.SSLCertVerificationError):
+            detail = f"its certificate is not trusted: {reason}"
+            return server_errors.unavailable("FTPS server", self.server, self.describe(), detail)
+        if isinstance(failure, ftplib.error_perm):
+            return StorageIOError(f"{self.describe()}: {what} refused by the server: {reason}")
+        attempts = self.retry.attempts
         if isinstance(failure, _ShortUpload):
-            raise StorageIOError(f"{self.describe()}: {what} failed {self.attempts} times: {reason}") from cause
-        raise BackendUnavailableError(
-            f"{self.describe()}: {what} failed: cannot reach the FTP server at {self._address} "
-            f"({self.attempts} attempts; last: {reason})"
-        ) from cause
+            return StorageIOError(f"{self.describe()}: {what} failed {attempts} times: {reason}")
+        detail = f"cannot reach it ({attempts} attempts; the last: {reason})"
+        return server_errors.unavailable("FTP server", self.server, f"{self.describe()}: {what}", detail)
 
     def _connection(self) -> ftplib.FTP:
         if self._ftp is None:
@@ -238,7 +246,7 @@ class FTPTransport(Transport):
         login = f"the login of user {server.user or 'anonymous'!r}"
         refusal: ftplib.error_perm | None = None
         try:
-            ftp.connect(server.host, server.port or DEFAULT_PORT)
+            ftp.connect(server.host, server.port or DEFAULT_PORT)  # the port was set in __init__
             if isinstance(ftp, ftplib.FTP_TLS):
                 step = "TLS (AUTH TLS)"
                 ftp.auth()
@@ -257,15 +265,15 @@ class FTPTransport(Transport):
             raise
         if refusal is None:
             return ftp
-        # Raised here, outside the except block, so the server's reply (which a server may
-        # write the password into) is not kept as __context__: only a scrubbed copy is the cause.
+        # Raised here, outside the except block, and from the reply cleaned of the password (a
+        # server may write it into its reply): nothing else is linked to the error.
         ftp.close()
-        cause = type(refusal)(self._scrub(str(refusal)))
-        del refusal
-        message = f"{self.describe()}: the FTP server at {self._address} refused {step}: {cause}"
-        if step == login and str(cause).startswith(_LOGIN_REFUSED):
-            raise AuthenticationError(message + " (wrong user or password?)") from cause
-        raise BackendUnavailableError(message) from cause
+        cause = scrub_exception(refusal, self._secrets)
+        reply = self._scrub(str(cause))
+        if step == login and reply.startswith(_LOGIN_REFUSED):
+            detail = f"{reply} (wrong user or password?)"
+            raise server_errors.refused("FTP server", server, self.describe(), detail, who=login) from cause
+        raise server_errors.unavailable("FTP server", server, self.describe(), f"it refused {step}: {reply}") from cause
 
     def _drop(self) -> None:
         """Forget a connection that failed (without waiting for a QUIT reply)."""
@@ -274,21 +282,8 @@ class FTPTransport(Transport):
             ftp.close()
 
     def _scrub(self, text: str) -> str:
-        """``text`` with the password (plain or percent-encoded) replaced by ``***``."""
-        password = self.server.password
-        if password:
-            text = text.replace(password, "***").replace(quote(password, safe=""), "***")
-        return text
-
-    def _scrubbed(self, exc: BaseException) -> BaseException:
-        """``exc``, or a copy without the password if its message holds it (it becomes a ``__cause__``)."""
-        message = str(exc)
-        if message == self._scrub(message):
-            return exc
-        try:
-            return type(exc)(self._scrub(message))
-        except Exception:  # an exception type that wants other arguments: keep only the text
-            return ftplib.Error(self._scrub(message))
+        """``text`` without the password (:func:`~storagebackend.redaction.scrub`)."""
+        return scrub(text, self._secrets)
 
     # -- operations on a connection ----------------------------------------------------------
 
@@ -353,10 +348,11 @@ class FTPTransport(Transport):
             temporary = ""
         except ftplib.error_perm as exc:
             if keep_temporary:
+                cause = scrub_exception(exc, self._secrets)  # in place: exc stays linked as __context__ too
                 raise StorageIOError(
                     f"{self.describe()}: the old file was deleted but the rename failed: "
-                    f"{self._scrub(str(exc))}; the new data is in {temporary} on the server"
-                ) from self._scrubbed(exc)
+                    f"{self._scrub(str(cause))}; the new data is in {temporary} on the server"
+                ) from cause
             raise
         finally:
             if temporary and not keep_temporary:

@@ -79,7 +79,7 @@ from storagebackend.transports.base import Transport
 from storagebackend.transports.records import frame, split_records
 from storagebackend.urls import parse_local
 
-__all__ = ["JOURNAL_SUFFIX", "LOCK_SUFFIX", "LocalTransport", "check_folder", "store_file_exists"]
+__all__ = ["JOURNAL_SUFFIX", "LOCK_SUFFIX", "LocalTransport", "check_folder", "check_local_store", "store_file_exists"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,27 @@ def check_folder(path: str) -> None:
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.lexists(folder) else "does not exist"
         raise StorageIOError(f"{path}: cannot create the store: the folder {folder} {what}")
+
+
+def check_local_store(path: str, *, write: bool, create: bool) -> bool:
+    """What every local open checks first, opening and creating nothing; whether a store file exists at ``path``.
+
+    The rule of file stores and SQLite alike (API.md 7): only a regular file is a
+    store (StorageIOError naming what is there); an open that will ``write`` is
+    refused a file this user may not write (ReadOnlyError, which names flag
+    ``"r"``); one that may ``create`` a missing file needs its folder
+    (StorageIOError naming the folder).
+    """
+    if store_file_exists(path):
+        if write and not _may_write(path):
+            raise ReadOnlyError(
+                f"{path}: this user may not write the store file (its permissions, or a read-only file "
+                "system), so it cannot be opened for writing; flag 'r' opens it read-only"
+            )
+        return True
+    if create:
+        check_folder(path)
+    return False
 
 
 def _may_write(path: str) -> bool:
@@ -494,14 +515,7 @@ class LocalTransport(Transport):
         """
         if self._lock_file is not None:
             return
-        if store_file_exists(self.path):
-            if exclusive and not _may_write(self._target):
-                raise ReadOnlyError(
-                    f"{self.path}: this user may not write the store file (its permissions, or a read-only file "
-                    "system), so it cannot be opened for writing; flag 'r' opens it read-only"
-                )
-        elif exclusive:
-            check_folder(self.path)
+        check_local_store(self.path, write=exclusive, create=exclusive)
         fd = self._open_sidecar(exclusive)
         if fd is None:
             return
