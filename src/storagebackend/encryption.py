@@ -301,6 +301,8 @@ def _secrets(value: object) -> tuple[_Secret, ...]:
 class Keyring:
     """The keys a store may use: every key reads, the first writes. Derived keys are cached per slot."""
 
+    __slots__ = ("_derived", "_opened", "_scrypt", "_secrets", "_writer")
+
     def __init__(self, keys: object, *, scrypt: KdfParams = DEFAULT_SCRYPT) -> None:
         """``keys`` as ``encryption_key=`` takes them; ``scrypt``: the parameters of new passphrase slots.
 
@@ -311,7 +313,7 @@ class Keyring:
         self._secrets: Final = _secrets(keys)
         self._scrypt: Final = scrypt
         self._opened: dict[tuple[int, KeySlot], SealingKey | None] = {}
-        self._derived: dict[tuple[int, KdfParams, bytes], tuple[bytes, bytes]] = {}
+        self._derived: dict[tuple[int, KdfParams, bytes], tuple[_Secret, bytes]] = {}
         self._writer: SealingKey | None = None
 
     @classmethod
@@ -338,13 +340,13 @@ class Keyring:
         cache_key = (index, params, salt)
         derived = self._derived.get(cache_key)
         if derived is None:
-            secret = self._secrets[index]
-            master = secret.material
+            master = self._secrets[index].material
             if params.kdf == KDF_SCRYPT:
-                master = Scrypt(salt=salt, length=KEY_SIZE, n=1 << params.log2_n, r=params.r, p=params.p).derive(master)
+                scrypt = Scrypt(salt=salt, length=KEY_SIZE, n=1 << params.log2_n, r=params.r, p=params.p)
+                master = scrypt.derive(master)
             both = HKDF(hashes.SHA256(), KEY_SIZE + _CHECK, salt, _HKDF_INFO).derive(master)
-            derived = self._derived[cache_key] = (both[:KEY_SIZE], both[KEY_SIZE:])
-        return derived
+            derived = self._derived[cache_key] = (_Secret(both[:KEY_SIZE], passphrase=False), both[KEY_SIZE:])
+        return derived[0].material, derived[1]
 
     def _try(self, index: int, slot: KeySlot) -> SealingKey | None:
         """Key ``index`` opened on ``slot``, or None if it is of another kind or its check differs."""
