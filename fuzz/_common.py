@@ -27,6 +27,8 @@ _MODULES = (
     "storagebackend.codecs.msgpack",
     "storagebackend.codecs.toml",
     "storagebackend.codecs.yaml",
+    "storagebackend.compression",
+    "storagebackend.encryption",
     "storagebackend.transports.ftp",
     "storagebackend.transports.local",
 )
