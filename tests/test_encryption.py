@@ -534,3 +534,12 @@ def test_no_error_message_chain_traceback_or_log_shows_a_key(
         action()
     assert_no_secret(all_text(info.value))
     assert_no_secret(caplog.text)
+
+
+def test_a_keyring_that_meets_many_slots_keeps_a_bounded_cache() -> None:
+    # A long-lived keyring (a server opening many stores) must not keep every slot it ever met.
+    keyring = ring(RAW)
+    for _ in range(300):
+        ValueCipher.create(keyring)
+        open_file(keyring, seal_file(keyring.new_writer(), b"x"), "s")
+    assert len(keyring._opened) <= 64 and len(keyring._derived) <= 64

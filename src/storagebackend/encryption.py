@@ -89,7 +89,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Final, NoReturn
+from typing import ClassVar, Final, NoReturn, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -116,6 +116,9 @@ __all__ = [
     "seal_file",
     "seal_record",
 ]
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 FILE_MAGIC: Final = b"\xc1SBENC\r\n"
 KEY_HEADER_MAGIC: Final = b"\xc1SBKEY\r\n"
@@ -298,6 +301,17 @@ def _secrets(value: object) -> tuple[_Secret, ...]:
     return (_secret(value, ""),)
 
 
+_CACHED: Final = 64
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> _V:
+    """``cache[key] = value``, dropping the oldest entry beyond 64: a keyring that meets many slots stays small."""
+    if len(cache) >= _CACHED:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
+
+
 class Keyring:
     """The keys a store may use: every key reads, the first writes. Derived keys are cached per slot."""
 
@@ -345,7 +359,7 @@ class Keyring:
                 scrypt = Scrypt(salt=salt, length=KEY_SIZE, n=1 << params.log2_n, r=params.r, p=params.p)
                 master = scrypt.derive(master)
             both = HKDF(hashes.SHA256(), KEY_SIZE + _CHECK, salt, _HKDF_INFO).derive(master)
-            derived = self._derived[cache_key] = (_Secret(both[:KEY_SIZE], passphrase=False), both[KEY_SIZE:])
+            derived = _remember(self._derived, cache_key, (_Secret(both[:KEY_SIZE], passphrase=False), both[KEY_SIZE:]))
         return derived[0].material, derived[1]
 
     def _try(self, index: int, slot: KeySlot) -> SealingKey | None:
@@ -358,7 +372,7 @@ class Keyring:
             key, check = self._derive(index, slot.params, slot.salt)
             if hmac.compare_digest(check, slot.check):
                 opened = SealingKey(slot, key)
-        self._opened[cache_key] = opened
+        _remember(self._opened, cache_key, opened)
         return opened
 
     def find(self, slot: KeySlot) -> SealingKey | None:
@@ -403,7 +417,8 @@ class Keyring:
         salt = os.urandom(_SALT)
         key, check = self._derive(0, params, salt)
         slot = KeySlot(params, salt, check)
-        opened = self._opened[0, slot] = SealingKey(slot, key)
+        opened = SealingKey(slot, key)
+        _remember(self._opened, (0, slot), opened)
         return opened
 
 
