@@ -54,3 +54,18 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
         "rss",
     }
     assert medians["sb-memory"].keys() >= {"create", "get", "get_value", "update", "rss"}
+
+
+def test_transforms_quick_run_prints_every_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "transforms.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("gzip 6 (used)", "xz 6 (used)", "zstd 3 (used)"):
+        assert done.stdout.count(name) == 2, done.stdout  # the JSON and the msgpack store
+    for figure in ("file envelope of the JSON store", "one value of", "scrypt N=2**10"):
+        assert figure in done.stdout, done.stdout
