@@ -25,7 +25,8 @@ from typing import Any
 import workload
 
 from storagebackend.compression import COMPRESSIONS, GZIP_LEVEL, XZ_PRESET, ZSTD_LEVEL
-from storagebackend.encryption import DEFAULT_SCRYPT, KDF_SCRYPT, KdfParams, Keyring, ValueCipher, open_file, seal_file
+from storagebackend.encryption import ValueCipher, open_file, seal_file
+from storagebackend.keyring import DEFAULT_SCRYPT, KDF_SCRYPT, KdfParams, Keyring
 from storagebackend.registry import codec_by_name
 
 

@@ -29,6 +29,7 @@ _MODULES = (
     "storagebackend.codecs.yaml",
     "storagebackend.compression",
     "storagebackend.encryption",
+    "storagebackend.keyring",
     "storagebackend.transports.ftp",
     "storagebackend.transports.local",
 )

@@ -25,18 +25,9 @@ from collections.abc import Callable
 import _common
 
 _common.load()
-from storagebackend.encryption import (
-    FILE_OVERHEAD,
-    Keyring,
-    KeySlot,
-    SealingKey,
-    ValueCipher,
-    open_file,
-    open_record,
-    seal_file,
-    seal_record,
-)
+from storagebackend.encryption import FILE_OVERHEAD, ValueCipher, open_file, open_record, seal_file, seal_record
 from storagebackend.errors import CorruptStoreError, StorageError, WrongKeyError
+from storagebackend.keyring import Keyring, KeySlot, SealingKey
 
 #: The ring's keys (make_corpus.py seals the seeds with the first).
 KEYS = (b"fuzz key one, 32 bytes long 0001", b"fuzz key two, 32 bytes long 0002")

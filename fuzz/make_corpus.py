@@ -95,7 +95,8 @@ def _encrypted() -> None:
     """Seeds of decode_envelope.py: envelopes, key headers, journals (its first byte picks which), damage."""
     from decode_envelope import KEYS
 
-    from storagebackend.encryption import Keyring, ValueCipher, seal_file, seal_record
+    from storagebackend.encryption import ValueCipher, seal_file, seal_record
+    from storagebackend.keyring import Keyring
 
     ring = Keyring(KEYS[0])
     writer = ring.writer()

@@ -19,7 +19,8 @@ from helpers.servers import in_ci
 from helpers.support import available_codecs
 from storagebackend import CorruptStoreError
 from storagebackend.compression import COMPRESSIONS, Compression, by_extension, by_name, detect
-from storagebackend.encryption import Keyring, seal_file
+from storagebackend.encryption import seal_file
+from storagebackend.keyring import Keyring
 from storagebackend.registry import codec_by_name
 from storagebackend.testing import stores
 

@@ -25,16 +25,11 @@ from hypothesis import strategies as st
 
 from storagebackend import CorruptStoreError, StorageError, WrongKeyError
 from storagebackend.encryption import (
-    DEFAULT_SCRYPT,
     FILE_MAGIC,
     FILE_OVERHEAD,
-    KDF_SCRYPT,
     KEY_HEADER_MAGIC,
     RECORD_OVERHEAD,
     VALUE_OVERHEAD,
-    KdfParams,
-    Keyring,
-    KeySlot,
     ValueCipher,
     is_encrypted,
     open_file,
@@ -44,6 +39,7 @@ from storagebackend.encryption import (
     seal_file,
     seal_record,
 )
+from storagebackend.keyring import DEFAULT_SCRYPT, KDF_SCRYPT, KdfParams, Keyring, KeySlot
 from storagebackend.options import check_option
 from storagebackend.testing import keys, values
 

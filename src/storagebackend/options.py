@@ -125,7 +125,7 @@ def _ssl_context(value: object) -> ssl.SSLContext | None:
 def _encryption_key(value: object) -> object:
     # Imported here: cryptography loads only for a store that is encrypted. The keyring's own
     # messages say what was given (type, length) and never the key itself.
-    from storagebackend.encryption import Keyring
+    from storagebackend.keyring import Keyring
 
     return None if value is None else Keyring.from_option(value)
 
