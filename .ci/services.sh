@@ -34,6 +34,9 @@ _sb_install() {
     local missing=()
     [ -x "$(_sb_pg_bindir)/initdb" ] || missing+=(postgresql)
     command -v redis-server >/dev/null || missing+=(redis-server)
+    # The compression tests run each format's own tool on our files (tests/test_compression.py).
+    command -v xz >/dev/null || missing+=(xz-utils)
+    command -v zstd >/dev/null || missing+=(zstd)
     if [ ${#missing[@]} -eq 0 ]; then return 0; fi
     if [ "$(id -u)" != 0 ]; then
         _sb_log "missing ${missing[*]}: install them (Debian: sudo apt-get install ${missing[*]})"

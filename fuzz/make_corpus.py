@@ -2,7 +2,11 @@
 
 Seeds are small valid inputs: stores of each codec (empty, text, binary, tricky
 keys) as written now and as the first release wrote them (format version 1, no
-end line), a SQLite store, and URLs of every scheme. The fuzzers mutate from there.
+end line), a SQLite store, URLs of every scheme, and encrypted envelopes, key
+headers and journals. The fuzzers mutate from there.
+
+``make_corpus.py HARNESS...`` writes only those harnesses' seeds (a SQLite file
+or a sealed envelope differs at every run, so rewriting all changes them all).
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import struct
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import storagebackend as sb
@@ -84,8 +91,32 @@ def _sqlite_file(documents: dict[str, dict[str, bytes]]) -> bytes:
         shutil.rmtree(folder)
 
 
-def main() -> None:
-    shutil.rmtree(CORPUS, ignore_errors=True)
+def _encrypted() -> None:
+    """Seeds of decode_envelope.py: envelopes, key headers, journals (its first byte picks which), damage."""
+    from decode_envelope import KEYS
+
+    from storagebackend.encryption import ValueCipher, seal_file, seal_record
+    from storagebackend.keyring import Keyring
+
+    ring = Keyring(KEYS[0])
+    writer = ring.writer()
+    codec = codec_by_name("json")
+    for documents in STORES[:3]:
+        _write("decode_envelope", b"\x00" + seal_file(writer, codec.encode(documents)))
+    _write("decode_envelope", b"\x00" + seal_file(Keyring(KEYS[1]).writer(), b""))
+    cipher = ValueCipher.create(ring)
+    _write("decode_envelope", b"\x01" + cipher.header)
+    rotated = ValueCipher.load(Keyring([KEYS[1], KEYS[0]]), cipher.header, "seed")
+    _write("decode_envelope", b"\x01" + rotated.header)
+    records = [seal_record(writer, payload, b"%d" % i) for i, payload in enumerate([b"first", b"", b"x" * 100])]
+    _write("decode_envelope", b"\x02" + writer.slot.pack() + b"".join(records))
+    _write("decode_envelope", b"\x02" + writer.slot.pack() + records[0] + records[1][:-3])
+    for spot, plaintext in ((0, b""), (70, b"hello"), ((0x80 << 24) + 5, codec.encode(STORES[2]))):
+        _write("decode_envelope", b"\x03" + struct.pack(">I", spot) + plaintext)
+
+
+def _plain() -> None:
+    """Seeds of every other harness."""
     for kind, name in enumerate(CODECS):
         codec = codec_by_name(name)
         for documents in STORES:
@@ -101,5 +132,20 @@ def main() -> None:
             _write("open_url", bytes([flag]) + url.encode())
 
 
+def main(harnesses: list[str]) -> None:
+    """Write the seeds of the named harnesses (all if none), replacing theirs."""
+    written: dict[str, Callable[[], None]] = {"decode_envelope": _encrypted}
+    if not harnesses:
+        shutil.rmtree(CORPUS, ignore_errors=True)
+        _plain()
+        _encrypted()
+        return
+    for harness in harnesses:
+        if harness not in written:
+            raise SystemExit(f"make_corpus.py writes {harness}'s seeds only with all the others (no argument)")
+        shutil.rmtree(CORPUS / harness, ignore_errors=True)
+        written[harness]()
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -86,3 +86,18 @@ def test_a_server_row_uses_a_store_of_its_own_run_and_removes_it(
     for folder in (first, second):
         subject.cleanup(folder)
         assert not server.exists(ours.server_name(folder))
+
+
+def test_transforms_quick_run_prints_every_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "transforms.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("gzip 6 (used)", "xz 6 (used)", "zstd 3 (used)"):
+        assert done.stdout.count(name) == 2, done.stdout  # the JSON and the msgpack store
+    for figure in ("file envelope of the JSON store", "one value of", "scrypt N=2**10"):
+        assert figure in done.stdout, done.stdout

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, cast
 
+from storagebackend.compression import COMPRESSIONS
+
 __all__ = ["OPTION_KINDS", "Kind", "check_option", "check_options"]
 
 #: A decimal number as config files write it: ``5``, ``2.5``, ``.5``, ``1e3`` (sign allowed, to be refused by range).
@@ -120,10 +122,62 @@ def _ssl_context(value: object) -> ssl.SSLContext | None:
     return value
 
 
+def _encryption_key(value: object) -> object:
+    # Imported here: cryptography loads only for a store that is encrypted. The keyring's own
+    # messages say what was given (type, length) and never the key itself.
+    from storagebackend.keyring import Keyring
+
+    return None if value is None else Keyring.from_option(value)
+
+
+def _compression(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"got {type(value).__name__}")
+    if value not in COMPRESSIONS:
+        raise ValueError(_got(value))
+    return value
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(_got(value))
+    return value
+
+
+#: The words ``configparser`` reads as booleans.
+_BOOL_WORDS: Final = {
+    "1": True,
+    "yes": True,
+    "true": True,
+    "on": True,
+    "0": False,
+    "no": False,
+    "false": False,
+    "off": False,
+}
+
+
+def _bool_text(text: str) -> bool:
+    word = _BOOL_WORDS.get(text.strip().lower())
+    if word is None:
+        raise ValueError(f"got the text {text!r}, which is not one of {', '.join(_BOOL_WORDS)}")
+    return word
+
+
 SECONDS: Final = Kind("a number of seconds >= 0 (math.inf: no limit)", _seconds, _seconds_text)
 LIMIT: Final = Kind("a whole number >= 1", _limit, _whole_text)
 PORT: Final = Kind("a port number from 1 to 65535", _port, _whole_text)
 SSL_CONTEXT: Final = Kind("an ssl.SSLContext (or None for the system's trusted certificates)", _ssl_context)
+ENCRYPTION_KEY: Final = Kind(
+    "a 32-byte bytes key, a non-empty str passphrase, or a non-empty list of those (or None: not encrypted)",
+    _encryption_key,
+)
+COMPRESSION: Final = Kind(
+    f"one of {', '.join(map(repr, COMPRESSIONS))} (or None: as the file or its extension has it)", _compression
+)
+BOOL: Final = Kind("True or False", _bool, _bool_text)
 
 #: Every option whose value is checked at open, and its kind. Options not listed here
 #: (``codec``, ``table``, ``prefix``, a plugin's own) are checked by the backend that takes them.
@@ -134,6 +188,9 @@ OPTION_KINDS: Final[Mapping[str, Kind]] = MappingProxyType(
         "max_key_length": LIMIT,
         "max_value_size": LIMIT,
         "ssl_context": SSL_CONTEXT,
+        "encryption_key": ENCRYPTION_KEY,
+        "compress": COMPRESSION,
+        "journal": BOOL,
         "port": PORT,  # a part of open_config's server URL
     }
 )
