@@ -44,6 +44,11 @@ def _read_all(path: Path) -> dict[str, dict[str, bytes]]:
         documents = {uid.hex: store.get_document(uid) for uid in store}
         if len(store) != len(documents):
             raise AssertionError(f"len() says {len(store)}, iteration found {len(documents)}")
+        # The bulk read sees every row, so it refuses damage that reads of listed documents never meet
+        # (pairs of a document the database does not list), as a writable open does.
+        bulk = {uid.hex: document for uid, document in store.copy().items()}
+        if bulk != documents:
+            raise AssertionError("store.copy() and the reads of each document differ")
         for uid, document in documents.items():
             view = store[uid]
             if dict(view) != document or len(view) != len(document):
