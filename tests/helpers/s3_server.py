@@ -139,7 +139,26 @@ class S3Server:
             self._authenticate()
 
     def _authenticate(self) -> None:
-        """Make an IAM user allowed everything with one access key, then have moto check every request."""
+        """Make an IAM user allowed everything with one access key, then have moto check every request.
+
+        botocore's DEBUG log would show the new secret key (it logs replies): a test that looks for it
+        in the log, and starts the server meanwhile, must not find it there.
+        """
+        botocore_log = logging.getLogger("botocore")
+        level = botocore_log.level
+        botocore_log.setLevel(logging.INFO)
+        try:
+            self._make_key()
+        finally:
+            botocore_log.setLevel(level)
+        # moto's documented switch (what its set_initial_no_auth_action_count does in server mode).
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/reset-auth", b"0", {"Content-Type": "text/plain"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def _make_key(self) -> None:
         import boto3
 
         iam = boto3.client(
@@ -150,12 +169,6 @@ class S3Server:
         iam.put_user_policy(UserName="sb-tests", PolicyName="everything", PolicyDocument=_ALLOW_ALL)
         key = iam.create_access_key(UserName="sb-tests")["AccessKey"]
         self.access_key_id, self.secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
-        # moto's documented switch (what its set_initial_no_auth_action_count does in server mode).
-        request = urllib.request.Request(
-            f"{self.endpoint_url}/moto-api/reset-auth", b"0", {"Content-Type": "text/plain"}, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server (SIGKILL: as if it crashed) and wait for it to exit."""

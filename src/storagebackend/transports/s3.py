@@ -158,11 +158,13 @@ class _HideSessionTokens(logging.Filter):
     them, but a session token is. Every token is masked, this module's or not.
     """
 
-    _HEADER: Final = re.compile(r"(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\"\s,}]+", re.IGNORECASE)
+    # The header in a dict's repr ('X-Amz-Security-Token': b'...'), and as a line of a canonical request.
+    _IN_REPR: Final = re.compile(r"""(x-amz-security-token(['"])\s*:\s*b?(['"])).*?\3""", re.IGNORECASE)
+    _IN_LINE: Final = re.compile(r"^(x-amz-security-token:).*$", re.IGNORECASE | re.MULTILINE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = self._HEADER.sub(rf"\g<1>{MASK}", message)
+        masked = self._IN_LINE.sub(rf"\g<1>{MASK}", self._IN_REPR.sub(rf"\g<1>{MASK}\g<3>", message))
         if masked != message:
             record.msg, record.args = masked, ()
         return True
