@@ -608,3 +608,24 @@ def test_the_server_dies_mid_upload(own_s3_server: S3Server) -> None:
         fresh.update(kept)
     with sb.open(url, flag="r", **server.options()) as again:
         assert again[uid]["v"] == b"new" * 20_000
+
+
+def test_the_readme_example_runs(own_s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The README's "Object storage" example, as written, with the server given by the AWS environment."""
+    from test_readme import run_blocks
+
+    server = own_s3_server
+    server.client().create_bucket(Bucket="my-bucket")
+    for name, value in {
+        "AWS_ENDPOINT_URL_S3": server.endpoint_url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": server.secret_access_key,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    namespace: dict[str, object] = {"__name__": "readme_example", "folder": tmp_path}
+    run_blocks("Object storage", namespace)
+    assert isinstance(namespace["mine"], dict), "the second writer's sync was a conflict"
+    assert keys(server, "my-bucket") == ["notes/notes.json"]
