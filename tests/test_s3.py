@@ -394,6 +394,8 @@ def test_credentials_from_the_aws_environment(
     s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Without options, the standard AWS sources: the environment, then a profile of the credentials file."""
+    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key_id)
@@ -430,7 +432,7 @@ def test_no_credentials_anywhere(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to ask for
-    with pytest.raises(sb.AuthenticationError, match="Unable to locate credentials.*give access_key_id"):
+    with pytest.raises(sb.AuthenticationError, match="no AWS credentials to sign with.*give access_key_id"):
         sb.open(f"s3://{s3_bucket}/x.json", endpoint_url=s3_server.endpoint_url, region=REGION)
 
 
@@ -616,6 +618,8 @@ def test_the_readme_example_runs(own_s3_server: S3Server, monkeypatch: pytest.Mo
 
     server = own_s3_server
     server.client().create_bucket(Bucket="my-bucket")
+    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
     for name, value in {
         "AWS_ENDPOINT_URL_S3": server.endpoint_url,
         "AWS_DEFAULT_REGION": REGION,

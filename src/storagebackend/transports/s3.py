@@ -80,7 +80,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from storagebackend import server_errors
 from storagebackend.defaults import S3_TIMEOUT
-from storagebackend.errors import ConflictError, StorageError, StorageIOError, StoreNotFoundError
+from storagebackend.errors import AuthenticationError, ConflictError, StorageError, StorageIOError, StoreNotFoundError
 from storagebackend.redaction import MASK, scrub, scrub_exception
 from storagebackend.retrying import RETRY, Retry
 from storagebackend.timeouts import socket_timeout
@@ -402,10 +402,8 @@ class S3Transport(Transport):
         where = self.describe()
         reason = _NO_RETRIES.sub("", self._scrub(str(failure))) or type(failure).__name__
         if isinstance(failure, _NO_CREDENTIALS):
-            detail = (
-                f"{reason} (give access_key_id and secret_access_key, or set them in the AWS environment or config)"
-            )
-            return server_errors.refused("S3 endpoint", self._server, where, detail, who="to sign without credentials")
+            hint = "give access_key_id and secret_access_key, or set them in the AWS environment or config files"
+            return AuthenticationError(f"{where}: no AWS credentials to sign with: {reason} ({hint})")
         if isinstance(failure, SSLError):
             return server_errors.unavailable(
                 "S3 endpoint", self._server, where, f"its certificate is not trusted: {reason}"
