@@ -133,7 +133,8 @@ def test_open_config_takes_the_options_as_text(s3_server: S3Server, s3_bucket: s
 
 
 class TestS3Transport(TransportTests):
-    """The contract's tests on one object of a fresh bucket; a failed write is an upload the server cuts off."""
+    """The contract's tests on one object of a fresh bucket; a failed write is an upload the server cuts off,
+    a failed read a download whose connection drops before the reply."""
 
     server: S3Server
 
@@ -147,6 +148,10 @@ class TestS3Transport(TransportTests):
 
     def fail_next_write(self, transport: Transport) -> bool:
         self.server.fault("cut-upload", RETRY.attempts)  # every try of the next write
+        return True
+
+    def fail_next_read(self, transport: Transport) -> bool:
+        self.server.fault("drop-download", RETRY.attempts)  # every try of the next read
         return True
 
 

@@ -11,14 +11,16 @@ moto's request authentication on, so a wrong key is InvalidAccessKeyId and a
 wrong secret SignatureDoesNotMatch, as on AWS.
 
 Faults (as ``ftp_server.py`` has), at exact moments of a PutObject of an
-object (never of a bucket), set at run time by a ``POST /_sb/fault`` whose
+object (never of a bucket; GetObject for ``drop-download``), set at run time by a ``POST /_sb/fault`` whose
 body is ``NAME COUNT`` (the next COUNT uploads; ``none 0`` clears them):
 
 - ``kill-upload``: the server reads half the body, then dies (SIGKILL);
 - ``cut-upload``: it reads half the body, then drops the connection (the
   object is left as it was: the request never reached moto);
 - ``drop-reply``: moto stores the object, then the connection is dropped
-  before the reply (the client cannot tell whether it was written).
+  before the reply (the client cannot tell whether it was written);
+- ``drop-download``: on a GetObject instead, the connection is dropped
+  before the reply.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 #: The faults of the module docstring.
-FAULTS = ("kill-upload", "cut-upload", "drop-reply")
+FAULTS = ("kill-upload", "cut-upload", "drop-reply", "drop-download")
 REGION = "us-east-1"
 _ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
@@ -55,12 +57,13 @@ def _serve(argv: list[str]) -> None:
     guard = threading.Lock()
 
     def take_fault(environ: dict[str, Any]) -> str | None:
-        """The fault for this request, if it is a PutObject and one is pending."""
+        """The fault for this request, if one is pending for it (a PutObject, or a GetObject)."""
         path = environ.get("PATH_INFO", "").strip("/")
-        if environ["REQUEST_METHOD"] != "PUT" or "/" not in path or environ.get("QUERY_STRING"):
-            return None
+        if "/" not in path or environ.get("QUERY_STRING"):
+            return None  # a bucket's request, or a listing
+        wanted = "GET" if pending["name"] == "drop-download" else "PUT"
         with guard:
-            if not pending["count"]:
+            if not pending["count"] or environ["REQUEST_METHOD"] != wanted:
                 return None
             pending["count"] -= 1
             return str(pending["name"])
@@ -88,7 +91,7 @@ def _serve(argv: list[str]) -> None:
             start_response("500 Internal Server Error", [])
             return []
         body = b"".join(moto(environ, lambda status, headers, *more: start_response(status, headers, *more)))
-        if fault == "drop-reply":
+        if fault in ("drop-reply", "drop-download"):
             drop(environ)
             return []
         return [body]
