@@ -67,6 +67,9 @@ URLS = [
     "postgresql://u:Pw7xQ@[::1]:5432/db",
     "redis://:Pw7xQ@127.0.0.1:6379/0?prefix=notes",
     "redis://user:Pw7xQ@localhost:6379/15",
+    "s3://bucket/dir/x.json",
+    "s3://AKIAEXAMPLE:Pw7xQ@bucket/x.json",
+    "s3://my.bucket/a%20b/x.yaml?codec=yaml",
 ]
 
 

@@ -10,7 +10,7 @@ store or raise a StorageError or a plain ValueError (a malformed URL), and:
   byte-identical afterwards, and nothing but lock files appears there.
 
 No traffic leaves the process: every socket connect and name lookup fails at
-once (so FTP, PostgreSQL and Redis URLs meet an unreachable server), and the
+once (so FTP, S3, PostgreSQL and Redis URLs meet an unreachable server), and the
 retry pauses are skipped. Local paths that resolve outside the sandbox are not
 opened (a lock file beside ``/etc/passwd`` is not what a fuzzer should make).
 """
@@ -40,7 +40,7 @@ from storagebackend.transports.local import LocalTransport
 from storagebackend.urls import split_scheme
 
 SECRET = "Pw7xQ"
-SERVER_SCHEMES = ("ftp", "ftps", "postgresql", "redis")
+SERVER_SCHEMES = ("ftp", "ftps", "postgresql", "redis", "s3")
 
 
 class Outside(Exception):

@@ -1,4 +1,4 @@
-"""Shared fixtures: core backends (memory, SQLite), every codec, real FTP/FTPS, PostgreSQL and Redis servers."""
+"""Shared fixtures: core backends (memory, SQLite), every codec, real FTP/FTPS, S3, PostgreSQL and Redis servers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 
 import storagebackend as sb
 from helpers.ftp_server import FTPServer, running
+from helpers.s3_server import S3Server
+from helpers.s3_server import running as running_s3
 from helpers.servers import (
     POSTGRES_ENV,
     REDIS_ENV,
@@ -104,6 +106,26 @@ def own_ftp_server(tmp_path: Path) -> Iterator[FTPServer]:
 def folder(request: pytest.FixtureRequest) -> str:
     """A folder name on the shared servers unique to this test."""
     return "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name)[:80]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """An S3 API server (moto's standalone server) shared by the session, checking credentials; tests use their
+    own buckets (``s3_bucket``)."""
+    yield from running_s3()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
+    """A new bucket on the shared S3 server for this test alone."""
+    return s3_server.new_bucket(request.node.name)
+
+
+@pytest.fixture
+def own_s3_server() -> Iterator[S3Server]:
+    """An S3 server for one test, which may kill and restart it (empty then); it takes any credentials,
+    since a restarted server would have new ones."""
+    yield from running_s3(authenticate=False)
 
 
 # The server fixtures (real PostgreSQL and Redis, tests/helpers/servers.py), for every test module.

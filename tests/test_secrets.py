@@ -4,7 +4,7 @@ An error raised while a driver's exception is being handled gets that exception
 as its ``__context__``, whatever ``from`` names as the cause, and a traceback
 printer, a logger's ``exc_info`` or an error tracker may follow either link.
 So for every backend and transport that takes a password (FTP, FTPS,
-PostgreSQL, Redis), for a wrong password, a server that is down and a failure
+PostgreSQL, Redis, and S3's secret key and session token), for a wrong password, a server that is down and a failure
 in the middle of an operation, these tests follow ``__cause__`` and
 ``__context__`` from the error to every exception linked to it and look at
 each one's message, ``repr``, ``args`` and formatted traceback. The servers
@@ -26,13 +26,17 @@ import pytest
 
 import storagebackend as sb
 from helpers.ftp_server import FTPServer, running
+from helpers.s3_server import S3Server
 from helpers.servers import PASSWORD, PostgresServer, RedisServer, drop_postgres_store, drop_redis_store, free_port
 from helpers.support import FTP_USER
+from storagebackend.retrying import RETRY
 
 #: The password of this module's FTP servers, and a wrong one. Characters that must be
 #: percent-encoded, and a first word that survives any encoding, looked for on its own too.
 CHATTY_PASSWORD = "Ch4tQ s3cr@t:/%?#ж"
 WRONG = "Wr0nG p@ss:/%?#ж"
+#: A session token (S3's temporary credentials), as AWS spells them: base64.
+TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE/T0KEN+sent/in+a/header=="
 STORE = "sb_secrets"
 
 
@@ -169,17 +173,47 @@ def _database(request: pytest.FixtureRequest, scheme: str, failure: str) -> tupl
     return caught.value, [PASSWORD]
 
 
+def _s3(request: pytest.FixtureRequest, scheme: str, failure: str) -> tuple[BaseException, list[str]]:
+    """S3: the secret key (never sent, only used to sign) and a session token (sent in a header)."""
+    server: S3Server = request.getfixturevalue("s3_server")
+    bucket: str = request.getfixturevalue("s3_bucket")
+    url = f"s3://{bucket}/x.json"
+    if failure == "wrong-password":
+        with pytest.raises(sb.AuthenticationError) as caught:
+            sb.open(url, **server.options(secret_access_key=WRONG))
+        return caught.value, [WRONG, server.secret_access_key]
+    if failure == "wrong-session-token":
+        with pytest.raises(sb.AuthenticationError) as caught:
+            sb.open(url, **server.options(session_token=TOKEN))
+        return caught.value, [TOKEN, server.secret_access_key]
+    if failure == "server-down":
+        with pytest.raises(sb.BackendUnavailableError) as caught:
+            sb.open(url, **server.options(endpoint_url=f"http://127.0.0.1:{free_port()}", secret_access_key=WRONG))
+        return caught.value, [WRONG]
+    # In the middle of a sync: every try of the upload is cut off by the server.
+    store = sb.open(url, **server.options())
+    try:
+        store.create({"k": b"v"})
+        server.fault("cut-upload", RETRY.attempts)
+        with pytest.raises(sb.BackendUnavailableError) as caught:
+            store.sync()
+    finally:
+        store.close()
+    return caught.value, [server.secret_access_key]
+
+
 CASES: dict[str, Callable[[pytest.FixtureRequest], tuple[BaseException, list[str]]]] = {
     f"{scheme}-{failure}": (
-        lambda request, scheme=scheme, failure=failure: (_ftp if scheme.startswith("ftp") else _database)(
-            request, scheme, failure
-        )
+        lambda request, scheme=scheme, failure=failure: (
+            _ftp if scheme.startswith("ftp") else _s3 if scheme == "s3" else _database
+        )(request, scheme, failure)
     )
     for scheme, failures in {
         "ftp": ["wrong-password", "server-down", "mid-operation"],
         "ftps": ["wrong-password", "server-down", "mid-operation"],
         "postgresql": ["wrong-password", "server-down", "mid-operation"],
         "redis": ["wrong-password", "server-down", "mid-operation", "server-quotes-auth"],
+        "s3": ["wrong-password", "wrong-session-token", "server-down", "mid-operation"],
     }.items()
     for failure in failures
 }

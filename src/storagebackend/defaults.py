@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["FTP_TIMEOUT", "LOCK_TIMEOUT", "MAX_KEY_LENGTH", "MAX_VALUE_SIZE", "SERVER_TIMEOUT"]
+__all__ = ["FTP_TIMEOUT", "LOCK_TIMEOUT", "MAX_KEY_LENGTH", "MAX_VALUE_SIZE", "S3_TIMEOUT", "SERVER_TIMEOUT"]
 
 #: ``max_key_length``: characters in a key.
 MAX_KEY_LENGTH: Final = 32
@@ -20,3 +20,5 @@ LOCK_TIMEOUT: Final = 5.0
 SERVER_TIMEOUT: Final = 10.0
 #: ``timeout`` of FTP and FTPS: seconds to connect, and to wait for each reply or block of a transfer.
 FTP_TIMEOUT: Final = 30.0
+#: ``timeout`` of S3: seconds to connect, and to wait for each reply or block of a transfer.
+S3_TIMEOUT: Final = 30.0

@@ -19,8 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, cast
+from urllib.parse import urlsplit
 
 from storagebackend.compression import COMPRESSIONS
+from storagebackend.redaction import redact
 
 __all__ = ["OPTION_KINDS", "Kind", "check_option", "check_options"]
 
@@ -28,6 +30,9 @@ __all__ = ["OPTION_KINDS", "Kind", "check_option", "check_options"]
 _DECIMAL: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _WHOLE: Final = re.compile(r"[+-]?\d+")
 _INFINITY: Final = ("inf", "infinity")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+#: A region name as botocore accepts it (a host label): ``us-east-1``, ``eu-central-2``, ``garage``.
+_REGION: Final = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 
 
 def _got(value: object) -> str:
@@ -140,6 +145,53 @@ def _compression(value: object) -> str | None:
     return value
 
 
+def _endpoint_url(value: object) -> str | None:
+    """An S3-compatible server's address: ``http(s)://host[:port][/path]``, never with a user or password."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"got {type(value).__name__}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  a port that is not a number raises here
+    except ValueError:
+        parts = None
+    if parts is not None and "@" in parts.netloc:  # shown nowhere: what stands before the @ may be a password
+        raise ValueError(
+            "got a URL with credentials before '@': give them as access_key_id and secret_access_key, "
+            "or through the AWS environment or config files"
+        )
+    shown = redact(value)
+    if parts is None:
+        raise ValueError(f"got the malformed URL {shown!r}")
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"got {shown!r}")
+    if parts.query or parts.fragment or _CONTROL.search(value):
+        raise ValueError(f"got {shown!r}, which has a query, a fragment or a control character")
+    return value
+
+
+def _region(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"got {type(value).__name__}")
+    if not _REGION.fullmatch(value):
+        raise ValueError(_got(value))
+    return value
+
+
+def _credential(value: object) -> str | None:
+    """A credential (never shown in a message: only its type, or that it is empty)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"got {type(value).__name__}")
+    if not value or value != value.strip() or _CONTROL.search(value):
+        raise ValueError("got an empty str, or one with spaces at an end or a control character")
+    return value
+
+
 def _bool(value: object) -> bool:
     if not isinstance(value, bool):
         raise TypeError(_got(value))
@@ -178,6 +230,11 @@ COMPRESSION: Final = Kind(
     f"one of {', '.join(map(repr, COMPRESSIONS))} (or None: as the file or its extension has it)", _compression
 )
 BOOL: Final = Kind("True or False", _bool, _bool_text)
+ENDPOINT_URL: Final = Kind(
+    "an http:// or https:// URL of an S3-compatible server, without user or password (or None: AWS)", _endpoint_url
+)
+REGION: Final = Kind("an AWS region name such as 'us-east-1' (or None: from the AWS config)", _region)
+CREDENTIAL: Final = Kind("a non-empty str (or None: from the AWS environment and config files)", _credential)
 
 #: Every option whose value is checked at open, and its kind. Options not listed here
 #: (``codec``, ``table``, ``prefix``, a plugin's own) are checked by the backend that takes them.
@@ -192,6 +249,11 @@ OPTION_KINDS: Final[Mapping[str, Kind]] = MappingProxyType(
         "compress": COMPRESSION,
         "journal": BOOL,
         "port": PORT,  # a part of open_config's server URL
+        "endpoint_url": ENDPOINT_URL,
+        "region": REGION,
+        "access_key_id": CREDENTIAL,
+        "secret_access_key": CREDENTIAL,
+        "session_token": CREDENTIAL,
     }
 )
 

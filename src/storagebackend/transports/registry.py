@@ -28,6 +28,7 @@ TRANSPORTS: Final = PluginTable[Transport](
         "ftp": Entry("storagebackend.transports.ftp:FTPTransport"),
         "ftps": Entry("storagebackend.transports.ftp:FTPTransport"),
         "memfile": Entry("storagebackend.transports.memory:MemoryTransport"),
+        "s3": Entry("storagebackend.transports.s3:S3Transport", "s3"),
     },
 )
 
