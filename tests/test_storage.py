@@ -132,6 +132,25 @@ def test_setdefault_update_clear_items_values_eq(store: Storage) -> None:
     assert store == {}
 
 
+@pytest.mark.parametrize("changes", [3, 100])  # SQLite looks each pending change up, or past 64 scans
+def test_len_counts_unsynced_changes_to_synced_documents(store: Storage, changes: int) -> None:
+    """len() before a sync: documents deleted, made and deleted-then-made since the last one all count."""
+    synced = [store.create({"n": b"%d" % n}).uid for n in range(2 * changes)]
+    store.sync()
+    for uid in synced[:changes]:
+        del store[uid]
+    assert len(store) == changes
+    for uid in synced[: changes // 2]:
+        store[uid] = {}  # made again
+    made = [store.create().uid for _ in range(changes)]
+    assert len(store) == changes + changes // 2 + changes
+    for uid in made:
+        del store[uid]  # made and deleted since the sync: never stored
+    assert len(store) == len(list(store)) == changes + changes // 2
+    store.sync()
+    assert len(store) == changes + changes // 2
+
+
 def test_update_is_all_or_nothing(store: Storage) -> None:
     keep = store.create({"a": b"1"})
     with pytest.raises(sb.InvalidUIDError):
