@@ -83,6 +83,14 @@ def test_deleted_document_view_raises(store: Storage) -> None:
     assert doc.uid not in store  # nothing was recreated
 
 
+def test_a_deleted_documents_error_names_it(store: Storage) -> None:
+    doc = store.create({"a": b"1"})
+    del store[doc.uid]
+    for call in (lambda: doc["a"], lambda: len(doc), lambda: doc.__setitem__("a", b"x")):
+        with pytest.raises(DocumentNotFoundError, match=str(doc.uid)):
+            call()
+
+
 def test_view_of_recreated_document_sees_new_one(store: Storage) -> None:
     doc = store.create({"a": b"1"})
     del store[doc.uid]

@@ -216,6 +216,39 @@ def test_discard_without_sync_returns_to_the_open_state(reopen: object) -> None:
     second.close()
 
 
+def test_discard_under_flag_n_returns_to_the_empty_start(tmp_path: Path) -> None:
+    """Flag "n" starts empty, and discard() before the first sync goes back there, not to what the file held."""
+    for url in (str(tmp_path / "notes.json"), f"sqlite:///{tmp_path}/notes.db"):
+        with sb.open(url) as store:
+            old = store.create({"a": b"1"}).uid
+        with sb.open(url, flag="n") as store:
+            assert len(store) == 0
+            new = store.create({"b": b"2"}).uid
+            store.discard()
+            assert old not in store
+            assert len(store) == 0, url
+            assert list(store) == []
+            store.put(new, "c", b"3")
+        with sb.open(url, flag="r") as store:
+            assert store.copy() == {new: {"c": b"3"}}
+
+
+def test_a_delete_waiting_for_sync_that_another_opener_made_first(tmp_path: Path) -> None:
+    """Two openers of one SQLite store delete the same key; the second one's unsynced delete still reads and syncs."""
+    url = f"sqlite:///{tmp_path}/shared.db"
+    with sb.open(url) as store:
+        uid = store.create({"k1": b"1", "k2": b"2"}).uid
+    with sb.open(url) as first, sb.open(url) as second:
+        del first[uid]["k1"]  # waits for the sync in first's buffer
+        del second[uid]["k1"]
+        second.sync()
+        assert first.get_document(uid) == {"k2": b"2"}
+        assert first.copy() == {uid: {"k2": b"2"}}
+        first.sync()
+    with sb.open(url, flag="r") as store:
+        assert store.copy() == {uid: {"k2": b"2"}}
+
+
 def test_close_syncs_and_closed_store_refuses_everything(reopen: object) -> None:
     store: Storage = reopen()  # type: ignore[operator]
     doc = store.create({"a": b"1"})
@@ -263,6 +296,18 @@ def test_repr_names_backend(store: Storage) -> None:
     text = repr(store)
     assert text.startswith("<Storage ")
     assert ("memory://" in text) or ("sqlite:" in text)
+
+
+def test_repr_says_whether_a_store_is_read_only_or_closed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    with sb.open("memory://") as store:
+        assert repr(store) == "<Storage memory://>"
+    assert repr(store) == "<Storage memory:// closed>"
+    with sb.open(url) as store:
+        assert not repr(store).endswith(("read-only>", "closed>"))
+    with sb.open(url, flag="r") as store:
+        assert repr(store) == f"<Storage sqlite:{tmp_path}/store.db read-only>"
+    assert repr(store).endswith(" closed>")  # what it is now, whatever its flag was
 
 
 def test_storage_wraps_a_backend_object() -> None:
