@@ -216,6 +216,34 @@ def test_discard_without_sync_returns_to_the_open_state(reopen: object) -> None:
     second.close()
 
 
+def test_discard_puts_deleted_documents_back_in_their_places(store: Storage) -> None:
+    uids = [store.create({"n": b"%d" % n}).uid for n in range(3)]
+    store.sync()
+    del store[uids[0]]
+    store.discard()
+    assert list(store) == uids
+    store.pop(uids[1])
+    store.clear()
+    store.discard()
+    assert list(store) == uids
+
+
+def test_a_cleared_store_reads_nothing_it_held_until_the_sync(store: Storage) -> None:
+    uid = store.create({"k": b"1", "j": b"2"}).uid
+    store.sync()
+    store.clear()
+    assert uid not in store
+    assert store.get_value(uid, "k") is None
+    with pytest.raises(DocumentNotFoundError):
+        store.get_document(uid)
+    store.put(uid, "new", b"3")  # made again: none of what it held comes back
+    assert store.get_value(uid, "k") is None
+    assert store.get_document(uid) == {"new": b"3"}
+    assert store[uid] == {"new": b"3"}
+    store.sync()
+    assert store.copy() == {uid: {"new": b"3"}}
+
+
 def test_discard_under_flag_n_returns_to_the_empty_start(tmp_path: Path) -> None:
     """Flag "n" starts empty, and discard() before the first sync goes back there, not to what the file held."""
     for url in (str(tmp_path / "notes.json"), f"sqlite:///{tmp_path}/notes.db"):
@@ -234,19 +262,22 @@ def test_discard_under_flag_n_returns_to_the_empty_start(tmp_path: Path) -> None
 
 
 def test_a_delete_waiting_for_sync_that_another_opener_made_first(tmp_path: Path) -> None:
-    """Two openers of one SQLite store delete the same key; the second one's unsynced delete still reads and syncs."""
+    """Two openers of one SQLite store delete the same keys; the other's unsynced deletes still read and sync."""
     url = f"sqlite:///{tmp_path}/shared.db"
     with sb.open(url) as store:
-        uid = store.create({"k1": b"1", "k2": b"2"}).uid
+        uid = store.create({"k1": b"1", "k2": b"2", "k3": b"3"}).uid
     with sb.open(url) as first, sb.open(url) as second:
         del first[uid]["k1"]  # waits for the sync in first's buffer
-        del second[uid]["k1"]
+        del first[uid]["k2"]
+        first[uid]["k2"] = b"again"  # set again: it goes last
+        for key in ("k1", "k2"):
+            del second[uid][key]
         second.sync()
-        assert first.get_document(uid) == {"k2": b"2"}
-        assert first.copy() == {uid: {"k2": b"2"}}
+        assert list(first.get_document(uid).items()) == [("k3", b"3"), ("k2", b"again")]
+        assert first.copy() == {uid: {"k3": b"3", "k2": b"again"}}
         first.sync()
     with sb.open(url, flag="r") as store:
-        assert store.copy() == {uid: {"k2": b"2"}}
+        assert list(store.get_document(uid).items()) == [("k3", b"3"), ("k2", b"again")]
 
 
 def test_close_syncs_and_closed_store_refuses_everything(reopen: object) -> None:
