@@ -11,6 +11,7 @@ import pytest
 
 import storagebackend as sb
 from storagebackend import UID, DocumentNotFoundError
+from storagebackend.backends.memory import MemoryBackend
 from storagebackend.storage import Document, Storage
 
 
@@ -220,8 +221,12 @@ def test_discard_puts_deleted_documents_back_in_their_places(store: Storage) -> 
     uids = [store.create({"n": b"%d" % n}).uid for n in range(3)]
     store.sync()
     del store[uids[0]]
+    store[uids[2]] = {"replaced": b"x"}
+    made = store.create().uid
+    del store[made]  # made and deleted since the sync
     store.discard()
     assert list(store) == uids
+    assert store.get_document(uids[2]) == {"n": b"2"}
     store.pop(uids[1])
     store.clear()
     store.discard()
@@ -339,6 +344,48 @@ def test_repr_says_whether_a_store_is_read_only_or_closed(tmp_path: Path) -> Non
     with sb.open(url, flag="r") as store:
         assert repr(store) == f"<Storage sqlite:{tmp_path}/store.db read-only>"
     assert repr(store).endswith(" closed>")  # what it is now, whatever its flag was
+
+
+def test_two_stores_compare_by_their_documents(tmp_path: Path) -> None:
+    with sb.open("memory://") as first, sb.open(f"sqlite:///{tmp_path}/other.db") as second:
+        assert first == second
+        uid = first.create({"k": b"v"}).uid
+        assert first != second
+        second[uid] = {"k": b"v"}
+        assert first == second
+        second[uid]["k"] = b"w"
+        assert not first == second  # noqa: SIM201  the __eq__ itself, not only __ne__
+
+
+def test_popitem_on_an_empty_store_says_so(store: Storage) -> None:
+    with pytest.raises(DocumentNotFoundError, match="empty"):
+        store.popitem()
+
+
+class _SavingBackend(MemoryBackend):
+    """A backend built on MemoryBackend as the README's example is: it counts its saves."""
+
+    def __init__(self, flag: str, documents: dict[str, dict[str, bytes]]) -> None:
+        super().__init__(flag, documents)
+        self.saves = 0
+
+    def save(self) -> None:
+        self.saves += 1
+
+
+def test_a_memory_based_backend_starts_from_a_copy_and_saves_only_changes() -> None:
+    given = {"1" * 32: {"k": b"v"}}
+    backend = _SavingBackend("c", given)
+    with sb.Storage(backend) as store:
+        store["1" * 32]["k"] = b"changed"
+        assert store.copy() == {"1" * 32: {"k": b"changed"}}
+        assert given == {"1" * 32: {"k": b"v"}}  # the documents given were copied
+        store.sync()
+        store.sync()  # nothing changed since: no save
+    assert backend.saves == 1
+    emptied = _SavingBackend("n", {})
+    sb.Storage(emptied).close()  # flag "n": the empty start is a change of its own
+    assert emptied.saves == 1
 
 
 def test_storage_wraps_a_backend_object() -> None:
