@@ -713,6 +713,12 @@ def test_corrupt_files_raise_corrupt_store_error(name: str, what: str, data: byt
     assert type(raised.value) is CorruptStoreError, what
 
 
+def test_a_value_no_utf8_can_hold_names_its_document_and_key() -> None:
+    data = HEADERS["json"] % f'{{"{U1}": {{"the key": "\\ud800"}}}}'  # a lone surrogate
+    with pytest.raises(CorruptStoreError, match=f"document {U1}, key 'the key'"):
+        make("json").decode(data.encode())
+
+
 @pytest.mark.parametrize(
     ("name", "data", "position"),
     [

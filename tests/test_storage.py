@@ -388,6 +388,39 @@ def test_a_memory_based_backend_starts_from_a_copy_and_saves_only_changes() -> N
     assert emptied.saves == 1
 
 
+def test_errors_name_what_was_wrong(tmp_path: Path) -> None:
+    """Each error names the store, the document or the key it is about; a missing key is KeyError(key), as in a dict."""
+    url = f"sqlite:///{tmp_path}/named.db"
+    missing = UID.new()
+    with pytest.raises(TypeError, match="Backend, got dict"):
+        sb.Storage({})  # type: ignore[arg-type]
+    with sb.open(url) as store:
+        doc = store.create({"a": b"1"})
+        with pytest.raises(TypeError, match="Storage, got dict"):
+            Document({}, doc.uid)  # type: ignore[arg-type]
+        for call in (
+            lambda: store.__delitem__(missing),
+            lambda: store.pop(missing),
+            lambda: store.get_document(missing),
+            lambda: store[missing],
+        ):
+            with pytest.raises(DocumentNotFoundError, match=str(missing)):
+                call()
+        for call in (lambda: doc["zz"], lambda: doc.__delitem__("zz"), lambda: doc.pop("zz")):
+            with pytest.raises(KeyError) as info:
+                call()
+            assert info.value.args == ("zz",)
+        doc.clear()
+        with pytest.raises(KeyError, match=f"{doc.uid} is empty"):
+            doc.popitem()
+        with pytest.raises(sb.InvalidValueError, match=r"update\(\) argument"):
+            store.update(42)
+    with pytest.raises(sb.StorageClosedError, match="named.db is closed"):
+        len(store)
+    with sb.open(url, flag="r") as store, pytest.raises(sb.ReadOnlyError, match="named.db is open read-only"):
+        store.create()
+
+
 def test_storage_wraps_a_backend_object() -> None:
     from storagebackend.backends.memory import MemoryBackend
 
