@@ -231,6 +231,10 @@ def test_discard_puts_deleted_documents_back_in_their_places(store: Storage) -> 
     store.clear()
     store.discard()
     assert list(store) == uids
+    store[uids[2]]["changed"] = b"first"  # changed before the clear: still back in its place
+    store.clear()
+    store.discard()
+    assert list(store) == uids
 
 
 def test_a_cleared_store_reads_nothing_it_held_until_the_sync(store: Storage) -> None:
@@ -394,6 +398,8 @@ def test_errors_name_what_was_wrong(tmp_path: Path) -> None:
     missing = UID.new()
     with pytest.raises(TypeError, match="Backend, got dict"):
         sb.Storage({})  # type: ignore[arg-type]
+    with pytest.raises(sb.StoreNotFoundError, match=r"memory://: .* \(flag 'w'\)"):
+        sb.open("memory://", flag="w")
     with sb.open(url) as store:
         doc = store.create({"a": b"1"})
         with pytest.raises(TypeError, match="Storage, got dict"):
