@@ -143,9 +143,10 @@ class StorageMachine(RuleBasedStateMachine):
     def _some_key(self, hex_uid: str, key: str, data: st.DataObject) -> str:
         """``key``, or often one the document holds (a random key is rarely one that is there)."""
         held = list(self.model.get(hex_uid, {}))
-        if held and data.draw(st.booleans(), label="a key it holds"):
-            return data.draw(st.sampled_from(held), label="held key")
-        return key
+        if not held:
+            return key
+        take_held: bool = data.draw(st.booleans(), label="a key it holds")
+        return data.draw(st.sampled_from(held), label="held key") if take_held else key
 
     # -- the start: a few documents, so that the rules taking a uid have some from the first step
 
