@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import storagebackend as sb
 from helpers.ftp_server import FTPServer, running
@@ -26,6 +27,14 @@ from helpers.servers import (
 from helpers.support import FTP_PASSWORD, FTP_USER, available_codecs, make_certificate
 from storagebackend.registry import codec_by_name
 from storagebackend.storage import Storage
+
+# Hypothesis settings for the whole suite, in this one place: no deadline (the machine is shared and
+# slow at times) and no health check for examples that are slow to make or big; a test sets only its
+# example count. The conformance machine's own settings are in storagebackend/testing/machine.py.
+settings.register_profile(
+    "storagebackend", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("storagebackend")
 
 CORE_BACKENDS = ["memory", "sqlite"]
 

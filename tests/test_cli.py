@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pty
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -208,10 +209,6 @@ def test_a_locked_store_exits_4_after_the_lock_timeout(tmp_path: Path) -> None:
 
 
 def test_a_locked_file_store_exits_4_after_the_lock_timeout(folder: Path) -> None:
-    from storagebackend.transports.local import LocalTransport
-
-    if not LocalTransport.supports_locking:
-        pytest.skip("the local transport does not lock on this branch yet")
     with sb.open(folder / "notes.json", flag="w"):  # holds the exclusive lock
         result = run("ls", "notes.json", "--lock-timeout", "0.2", cwd=folder)
     assert result.returncode == ExitCode.BUSY
@@ -219,9 +216,6 @@ def test_a_locked_file_store_exits_4_after_the_lock_timeout(folder: Path) -> Non
 
 
 def test_an_unreachable_server_exits_5_without_showing_the_password(tmp_path: Path) -> None:
-    pytest.importorskip("storagebackend.transports.ftp", reason="the FTP transport is not on this branch yet")
-    import socket
-
     with socket.socket() as probe:  # a port on which nothing listens
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

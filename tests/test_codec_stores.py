@@ -1,8 +1,9 @@
-"""Every codec behind ``sb.open``: extensions, ``?codec=``, foreign files, and the conformance machine.
+"""Every codec behind ``sb.open``: extensions, ``?codec=``, foreign files, cut files, order and hand edits.
 
 test_codecs.py tests the codecs alone; this module opens real files through
 the cached file backend, so the registry's wiring and the backend's fragment
-cache are exercised with every format.
+cache are exercised with every format. The conformance machine runs once per
+codec, in test_local_files.py.
 """
 
 from __future__ import annotations
@@ -10,13 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 import storagebackend as sb
 from storagebackend import CorruptStoreError
 from storagebackend.registry import codec_by_name, known_codecs
-from storagebackend.storage import Storage
-from storagebackend.testing import StorageMachine
 
 EXTENSIONS = [(name, extension) for name in known_codecs() for extension in codec_by_name(name).extensions]
 
@@ -75,29 +73,6 @@ def test_an_empty_file_is_corrupt_and_flag_n_starts_anew(tmp_path: Path, name: s
     with sb.open(f"{path}?codec={name}", flag="n") as store:
         assert len(store) == 0
     assert codec_by_name(name).decode(path.read_bytes()) == {}
-
-
-def _machine(name: str) -> type[StorageMachine]:
-    class CodecMachine(StorageMachine):
-        def open_storage(self, flag: str) -> Storage:
-            return sb.open(f"{self.tmp}/store.{name}?codec={name}", flag=flag)
-
-    CodecMachine.__name__ = CodecMachine.__qualname__ = f"{name.capitalize()}FileMachine"
-    return CodecMachine
-
-
-# The conformance machine on a file store of each codec, with few examples: the codecs'
-# own properties are tested in test_codecs.py; here it is the interplay with the cache.
-for _name in known_codecs():
-    _case = _machine(_name).TestCase
-    _case.settings = settings(
-        max_examples=20,
-        stateful_step_count=20,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-    globals()[f"Test{_name.capitalize()}FileStore"] = _case
-del _case  # pytest would collect it a second time under this name
 
 
 @pytest.mark.parametrize("name", known_codecs())

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -33,8 +33,8 @@ from storagebackend.testing import TRICKY_KEYS, TRICKY_VALUES, documents, keys, 
 
 PURE_YAML = "yaml-pure"
 NAMES = [*known_codecs(), PURE_YAML]
-ROUND_TRIP = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FEWER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ROUND_TRIP = settings(max_examples=150)
+FEWER = settings(max_examples=60)
 
 U1 = "6f1c4e4a9e8b4c0f8a3b2d1e0f9a8b7c"
 U2 = "0123456789abcdef0123456789abcdef"
@@ -207,7 +207,7 @@ READABLE_TEXT = st.text(
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(text=READABLE_TEXT, other=values())
 def test_text_values_appear_literally(name: str, text: str, other: bytes) -> None:
     data = make(name).encode({U1: {"title": text.encode(), "other": other}})
@@ -317,7 +317,7 @@ SMALL_STORES = st.dictionaries(
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(store=SMALL_STORES)
 def test_every_cut_of_a_file_is_corrupt(name: str, store: dict[str, dict[str, bytes]]) -> None:
     """A file cut at any byte, in a line or at a line's end, is CorruptStoreError, never a smaller store."""
@@ -713,6 +713,12 @@ def test_corrupt_files_raise_corrupt_store_error(name: str, what: str, data: byt
     assert type(raised.value) is CorruptStoreError, what
 
 
+def test_a_value_no_utf8_can_hold_names_its_document_and_key() -> None:
+    data = HEADERS["json"] % f'{{"{U1}": {{"the key": "\\ud800"}}}}'  # a lone surrogate
+    with pytest.raises(CorruptStoreError, match=f"document {U1}, key 'the key'"):
+        make("json").decode(data.encode())
+
+
 @pytest.mark.parametrize(
     ("name", "data", "position"),
     [
@@ -731,7 +737,7 @@ def test_corrupt_files_name_the_position(name: str, data: bytes, position: str) 
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100)
 @given(store=stores(max_documents=3), data=st.data())
 def test_damaged_files_never_raise_anything_but_corrupt_store_error(
     name: str, store: dict[str, dict[str, bytes]], data: st.DataObject
@@ -764,7 +770,7 @@ def test_damaged_files_never_raise_anything_but_corrupt_store_error(
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(data=st.binary(max_size=200))
 def test_random_bytes_are_corrupt(name: str, data: bytes) -> None:
     with pytest.raises(CorruptStoreError):

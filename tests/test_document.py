@@ -8,7 +8,8 @@ from collections.abc import MutableMapping
 
 import pytest
 
-from storagebackend import DocumentNotFoundError, ReadOnlyError
+import storagebackend as sb
+from storagebackend import UID, DocumentNotFoundError, ReadOnlyError
 from storagebackend.storage import Storage
 
 
@@ -80,6 +81,14 @@ def test_deleted_document_view_raises(store: Storage) -> None:
         with pytest.raises(DocumentNotFoundError):
             call()
     assert doc.uid not in store  # nothing was recreated
+
+
+def test_a_deleted_documents_error_names_it(store: Storage) -> None:
+    doc = store.create({"a": b"1"})
+    del store[doc.uid]
+    for call in (lambda: doc["a"], lambda: len(doc), lambda: doc.__setitem__("a", b"x")):
+        with pytest.raises(DocumentNotFoundError, match=str(doc.uid)):
+            call()
 
 
 def test_view_of_recreated_document_sees_new_one(store: Storage) -> None:
@@ -156,3 +165,34 @@ def test_a_view_cannot_be_copied_or_pickled(store: Storage) -> None:
             duplicate(doc)
     assert dict(doc) == doc.copy() == {"a": b"1"}  # what to use instead
     assert pickle.loads(pickle.dumps(dict(doc))) == {"a": b"1"}
+
+
+def test_two_views_are_equal_exactly_when_their_documents_are(store: Storage) -> None:
+    """``==`` between views compares what the documents hold (as between their dicts), not that both are views."""
+    first = store.create({"k": b"1"})
+    second = store.create({"k": b"2"})
+    same_content = store.create({"k": b"1"})
+    assert first != second
+    assert not first == second  # noqa: SIM201  the __eq__ itself, not only __ne__
+    assert first == same_content
+    assert first == store[first.uid]
+    second["k"] = b"1"
+    assert first == second  # live: the views compare what the documents hold now
+
+
+def test_a_view_made_by_hand_is_a_working_view(store: Storage) -> None:
+    """``sb.Document(store, uid)`` is the view ``store[uid]`` gives (its repr works); bad arguments are refused."""
+    uid = store.create({"a": b"1"}).uid
+    view = sb.Document(store, str(uid).upper())
+    assert view.uid == uid
+    assert str(uid) in repr(view)
+    assert view == {"a": b"1"}
+    assert sb.Document(store, UID.new()).uid not in store  # a view of a missing document ...
+    with pytest.raises(DocumentNotFoundError):
+        len(sb.Document(store, UID.new()))  # ... says so when used
+    with pytest.raises(TypeError):
+        sb.Document()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="Storage"):
+        sb.Document({}, uid)  # type: ignore[arg-type]
+    with pytest.raises(sb.InvalidUIDError):
+        sb.Document(store, "not a uid")

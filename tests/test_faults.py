@@ -121,6 +121,32 @@ def test_a_full_disk_fails_the_sync_and_keeps_everything(tmp_path: Path, name: s
     run_in_child(lambda: _grow_past_the_limit(str(path), path))
 
 
+def _discard_after_a_full_disk(path: Path) -> None:
+    """In the child: a sync fails (the disk is full), discard() drops its changes, a later sync writes none of them."""
+    store = sb.open(str(path))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, resource.RLIM_INFINITY))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    store[U1]["title"] = b"Discarded"  # encoded by the sync that fails, then dropped
+    store.update({UID(f"{i:032x}"): {"value": bytes([i]) * 60_000} for i in range(2, 4)})  # past the limit
+    assert_broken_not_missing(promptly(store.sync), sb.StorageIOError)
+    store.discard()
+    assert snapshot(store) == OLD
+    other = store.create({"small": b"change"}).uid  # another change, and a sync that succeeds
+    store.sync()
+    store.close()
+    with sb.open(str(path), flag="r") as again:
+        assert snapshot(again) == {**OLD, other: {"small": b"change"}}, "the file holds a discarded value"
+
+
+@pytest.mark.parametrize("name", FILE_STORES)
+def test_a_discarded_change_stays_out_of_later_syncs_after_a_failed_one(tmp_path: Path, name: str) -> None:
+    """discard() after a failed sync drops what that sync had prepared, too (the file stores' encoded fragments)."""
+    path = tmp_path / name
+    with sb.open(str(path)) as store:
+        store.update(OLD)
+    run_in_child(lambda: _discard_after_a_full_disk(path))
+
+
 def test_a_failed_folder_sync_after_the_rename_keeps_the_changes_for_another_sync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 import storagebackend as sb
 from helpers.ftp_server import FTPServer
@@ -34,22 +33,14 @@ class FTPMachine(StorageMachine):
     server: ClassVar[FTPServer]
     context: ClassVar[ssl.SSLContext | None] = None
     extension: ClassVar[str] = ".json"
+    # Each step may download and upload the whole file, so fewer examples than on local files:
+    # 10 examples of up to 20 steps per codec on FTP, 10 on FTPS with JSON (TLS on both channels).
+    max_examples = 10
+    step_count = 20
 
     def open_storage(self, flag: str) -> Storage:
         options: dict[str, Any] = {"ssl_context": self.context} if self.context else {}
         return sb.open(self.server.url(f"{self.name}/store{self.extension}"), flag=flag, **options)
-
-
-# Each step may download and upload the whole file, so fewer examples than on local files:
-# 10 examples of up to 20 steps per codec on FTP, 10 on FTPS with JSON (TLS on both channels).
-_MACHINE_SETTINGS = settings(
-    max_examples=10,
-    stateful_step_count=20,
-    deadline=None,
-    # filter_too_much: StorageMachine's rules mostly need a uid from its bundle, which is empty
-    # at the first step, so Hypothesis retries rule choices and now and then gives up on one.
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
 
 
 def _ftp_case(codec: str, secure: bool) -> type[Any]:
@@ -58,8 +49,6 @@ def _ftp_case(codec: str, secure: bool) -> type[Any]:
     machine = type(name, (FTPMachine,), {"extension": codec_by_name(codec).extensions[0]})
 
     class Case(machine.TestCase):  # type: ignore[name-defined,misc]
-        settings = _MACHINE_SETTINGS
-
         @pytest.fixture(autouse=True)
         def _server(self, request: pytest.FixtureRequest) -> None:
             machine.server = request.getfixturevalue("ftps_server" if secure else "ftp_server")

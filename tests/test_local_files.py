@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 import storagebackend as sb
 from helpers.support import available_codecs
@@ -28,7 +27,7 @@ from storagebackend.storage import Storage
 from storagebackend.testing import StorageMachine
 from storagebackend.transports import local
 
-# -- the conformance state machine, on every codec ---------------------------------------------
+# -- the conformance state machine, on every codec (its one run per codec on local files) --------------
 
 
 class LocalFileMachine(StorageMachine):
@@ -38,17 +37,6 @@ class LocalFileMachine(StorageMachine):
         return sb.open(os.path.join(self.tmp, "store" + self.extension), flag=flag)
 
 
-# 25 examples of up to 25 steps per codec (about a second for JSON): every rule many times.
-_MACHINE_SETTINGS = settings(
-    max_examples=25,
-    stateful_step_count=25,
-    deadline=None,
-    # filter_too_much: StorageMachine's rules mostly need a uid from its bundle, which is empty
-    # at the first step, so Hypothesis retries rule choices and now and then gives up on one.
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
-
-
 def _machine_for(codec: str) -> type[LocalFileMachine]:
     extension = codec_by_name(codec).extensions[0]
     return type(f"LocalFile{codec.title()}Machine", (LocalFileMachine,), {"extension": extension})
@@ -56,7 +44,6 @@ def _machine_for(codec: str) -> type[LocalFileMachine]:
 
 for _codec in available_codecs():
     globals()[f"TestLocalFile{_codec.title()}"] = _machine_for(_codec).TestCase
-    globals()[f"TestLocalFile{_codec.title()}"].settings = _MACHINE_SETTINGS
 del _codec
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 import storagebackend as sb
@@ -23,14 +22,6 @@ from helpers.servers import PASSWORD, Stores, free_port
 from storagebackend.storage import Storage
 from storagebackend.testing import StorageMachine
 from storagebackend.urls import parse_server
-
-# The suite's own size (25 examples of up to 25 steps): about 30 s for both on 2 cores.
-SERVER_MACHINE_SETTINGS = settings(
-    max_examples=25,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 
 def shown(error: BaseException) -> str:
@@ -60,7 +51,7 @@ def test_conformance(stores: Stores) -> None:
             stores.drop(self.name)
             super().cleanup()
 
-    run_state_machine_as_test(ServerMachine, settings=SERVER_MACHINE_SETTINGS)
+    run_state_machine_as_test(ServerMachine, settings=ServerMachine.run_settings())  # 25 examples: ~30 s for both
 
 
 # -- opening: flags, names, sharing one server ------------------------------------------------------

@@ -191,6 +191,23 @@ def test_a_stored_document_deleted_and_made_again_comes_last(opener: Opener) -> 
     opener.done(store)
 
 
+def test_a_document_made_again_then_replaced_still_comes_last(opener: Opener) -> None:
+    """Replacing a document made again since the sync keeps it where it was made again: last."""
+    store = opener.open()
+    for uid in (C, A, B):
+        store[uid] = {"k": b"v"}
+    store.sync()
+    del store[C]
+    store.put(C, "k", b"again")  # made again: it comes last ...
+    store[C] = {"j": b"replaced"}  # ... and replacing it keeps that place
+    assert_everywhere(lambda: document_order(store), [A, B, C])
+    opener.done(store)
+    store = opener.open("r")
+    assert_everywhere(lambda: document_order(store), [A, B, C])
+    assert store.get_document(C) == {"j": b"replaced"}
+    opener.done(store)
+
+
 def test_order_after_clear_is_the_order_made_since(opener: Opener) -> None:
     store = opener.open()
     for uid in (A, B):

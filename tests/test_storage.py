@@ -11,6 +11,7 @@ import pytest
 
 import storagebackend as sb
 from storagebackend import UID, DocumentNotFoundError
+from storagebackend.backends.memory import MemoryBackend
 from storagebackend.storage import Document, Storage
 
 
@@ -132,6 +133,25 @@ def test_setdefault_update_clear_items_values_eq(store: Storage) -> None:
     assert store == {}
 
 
+@pytest.mark.parametrize("changes", [3, 100])  # SQLite looks each pending change up, or past 64 scans
+def test_len_counts_unsynced_changes_to_synced_documents(store: Storage, changes: int) -> None:
+    """len() before a sync: documents deleted, made and deleted-then-made since the last one all count."""
+    synced = [store.create({"n": b"%d" % n}).uid for n in range(2 * changes)]
+    store.sync()
+    for uid in synced[:changes]:
+        del store[uid]
+    assert len(store) == changes
+    for uid in synced[: changes // 2]:
+        store[uid] = {}  # made again
+    made = [store.create().uid for _ in range(changes)]
+    assert len(store) == changes + changes // 2 + changes
+    for uid in made:
+        del store[uid]  # made and deleted since the sync: never stored
+    assert len(store) == len(list(store)) == changes + changes // 2
+    store.sync()
+    assert len(store) == changes + changes // 2
+
+
 def test_update_is_all_or_nothing(store: Storage) -> None:
     keep = store.create({"a": b"1"})
     with pytest.raises(sb.InvalidUIDError):
@@ -197,6 +217,78 @@ def test_discard_without_sync_returns_to_the_open_state(reopen: object) -> None:
     second.close()
 
 
+def test_discard_puts_deleted_documents_back_in_their_places(store: Storage) -> None:
+    uids = [store.create({"n": b"%d" % n}).uid for n in range(3)]
+    store.sync()
+    del store[uids[0]]
+    store[uids[2]] = {"replaced": b"x"}
+    made = store.create().uid
+    del store[made]  # made and deleted since the sync
+    store.discard()
+    assert list(store) == uids
+    assert store.get_document(uids[2]) == {"n": b"2"}
+    store.pop(uids[1])
+    store.clear()
+    store.discard()
+    assert list(store) == uids
+    store[uids[2]]["changed"] = b"first"  # changed before the clear: still back in its place
+    store.clear()
+    store.discard()
+    assert list(store) == uids
+
+
+def test_a_cleared_store_reads_nothing_it_held_until_the_sync(store: Storage) -> None:
+    uid = store.create({"k": b"1", "j": b"2"}).uid
+    store.sync()
+    store.clear()
+    assert uid not in store
+    assert store.get_value(uid, "k") is None
+    with pytest.raises(DocumentNotFoundError):
+        store.get_document(uid)
+    store.put(uid, "new", b"3")  # made again: none of what it held comes back
+    assert store.get_value(uid, "k") is None
+    assert store.get_document(uid) == {"new": b"3"}
+    assert store[uid] == {"new": b"3"}
+    store.sync()
+    assert store.copy() == {uid: {"new": b"3"}}
+
+
+def test_discard_under_flag_n_returns_to_the_empty_start(tmp_path: Path) -> None:
+    """Flag "n" starts empty, and discard() before the first sync goes back there, not to what the file held."""
+    for url in (str(tmp_path / "notes.json"), f"sqlite:///{tmp_path}/notes.db"):
+        with sb.open(url) as store:
+            old = store.create({"a": b"1"}).uid
+        with sb.open(url, flag="n") as store:
+            assert len(store) == 0
+            new = store.create({"b": b"2"}).uid
+            store.discard()
+            assert old not in store
+            assert len(store) == 0, url
+            assert list(store) == []
+            store.put(new, "c", b"3")
+        with sb.open(url, flag="r") as store:
+            assert store.copy() == {new: {"c": b"3"}}
+
+
+def test_a_delete_waiting_for_sync_that_another_opener_made_first(tmp_path: Path) -> None:
+    """Two openers of one SQLite store delete the same keys; the other's unsynced deletes still read and sync."""
+    url = f"sqlite:///{tmp_path}/shared.db"
+    with sb.open(url) as store:
+        uid = store.create({"k1": b"1", "k2": b"2", "k3": b"3"}).uid
+    with sb.open(url) as first, sb.open(url) as second:
+        del first[uid]["k1"]  # waits for the sync in first's buffer
+        del first[uid]["k2"]
+        first[uid]["k2"] = b"again"  # set again: it goes last
+        for key in ("k1", "k2"):
+            del second[uid][key]
+        second.sync()
+        assert list(first.get_document(uid).items()) == [("k3", b"3"), ("k2", b"again")]
+        assert first.copy() == {uid: {"k3": b"3", "k2": b"again"}}
+        first.sync()
+    with sb.open(url, flag="r") as store:
+        assert list(store.get_document(uid).items()) == [("k3", b"3"), ("k2", b"again")]
+
+
 def test_close_syncs_and_closed_store_refuses_everything(reopen: object) -> None:
     store: Storage = reopen()  # type: ignore[operator]
     doc = store.create({"a": b"1"})
@@ -244,6 +336,95 @@ def test_repr_names_backend(store: Storage) -> None:
     text = repr(store)
     assert text.startswith("<Storage ")
     assert ("memory://" in text) or ("sqlite:" in text)
+
+
+def test_repr_says_whether_a_store_is_read_only_or_closed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    with sb.open("memory://") as store:
+        assert repr(store) == "<Storage memory://>"
+    assert repr(store) == "<Storage memory:// closed>"
+    with sb.open(url) as store:
+        assert not repr(store).endswith(("read-only>", "closed>"))
+    with sb.open(url, flag="r") as store:
+        assert repr(store) == f"<Storage sqlite:{tmp_path}/store.db read-only>"
+    assert repr(store).endswith(" closed>")  # what it is now, whatever its flag was
+
+
+def test_two_stores_compare_by_their_documents(tmp_path: Path) -> None:
+    with sb.open("memory://") as first, sb.open(f"sqlite:///{tmp_path}/other.db") as second:
+        assert first == second
+        uid = first.create({"k": b"v"}).uid
+        assert first != second
+        second[uid] = {"k": b"v"}
+        assert first == second
+        second[uid]["k"] = b"w"
+        assert not first == second  # noqa: SIM201  the __eq__ itself, not only __ne__
+
+
+def test_popitem_on_an_empty_store_says_so(store: Storage) -> None:
+    with pytest.raises(DocumentNotFoundError, match="empty"):
+        store.popitem()
+
+
+class _SavingBackend(MemoryBackend):
+    """A backend built on MemoryBackend as the README's example is: it counts its saves."""
+
+    def __init__(self, flag: str, documents: dict[str, dict[str, bytes]]) -> None:
+        super().__init__(flag, documents)
+        self.saves = 0
+
+    def save(self) -> None:
+        self.saves += 1
+
+
+def test_a_memory_based_backend_starts_from_a_copy_and_saves_only_changes() -> None:
+    given = {"1" * 32: {"k": b"v"}}
+    backend = _SavingBackend("c", given)
+    with sb.Storage(backend) as store:
+        store["1" * 32]["k"] = b"changed"
+        assert store.copy() == {"1" * 32: {"k": b"changed"}}
+        assert given == {"1" * 32: {"k": b"v"}}  # the documents given were copied
+        store.sync()
+        store.sync()  # nothing changed since: no save
+    assert backend.saves == 1
+    emptied = _SavingBackend("n", {})
+    sb.Storage(emptied).close()  # flag "n": the empty start is a change of its own
+    assert emptied.saves == 1
+
+
+def test_errors_name_what_was_wrong(tmp_path: Path) -> None:
+    """Each error names the store, the document or the key it is about; a missing key is KeyError(key), as in a dict."""
+    url = f"sqlite:///{tmp_path}/named.db"
+    missing = UID.new()
+    with pytest.raises(TypeError, match="Backend, got dict"):
+        sb.Storage({})  # type: ignore[arg-type]
+    with pytest.raises(sb.StoreNotFoundError, match=r"memory://: .* \(flag 'w'\)"):
+        sb.open("memory://", flag="w")
+    with sb.open(url) as store:
+        doc = store.create({"a": b"1"})
+        with pytest.raises(TypeError, match="Storage, got dict"):
+            Document({}, doc.uid)  # type: ignore[arg-type]
+        for call in (
+            lambda: store.__delitem__(missing),
+            lambda: store.pop(missing),
+            lambda: store.get_document(missing),
+            lambda: store[missing],
+        ):
+            with pytest.raises(DocumentNotFoundError, match=str(missing)):
+                call()
+        for call in (lambda: doc["zz"], lambda: doc.__delitem__("zz"), lambda: doc.pop("zz")):
+            with pytest.raises(KeyError) as info:
+                call()
+            assert info.value.args == ("zz",)
+        doc.clear()
+        with pytest.raises(KeyError, match=f"{doc.uid} is empty"):
+            doc.popitem()
+        with pytest.raises(sb.InvalidValueError, match=r"update\(\) argument"):
+            store.update(42)
+    with pytest.raises(sb.StorageClosedError, match="named.db is closed"):
+        len(store)
+    with sb.open(url, flag="r") as store, pytest.raises(sb.ReadOnlyError, match="named.db is open read-only"):
+        store.create()
 
 
 def test_storage_wraps_a_backend_object() -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import storagebackend as sb
+from storagebackend.backends.memory import MemoryBackend
 from storagebackend.backends.sqlite import SQLiteBackend
 from storagebackend.storage import Storage
 
@@ -136,6 +137,34 @@ def test_a_dropped_store_whose_sync_fails_logs_the_error_and_is_released(
         os.rename(tmp_path / "notes.json.away", tmp_path / "notes.json")
     with sb.open(url, flag="w", lock_timeout=0) as again:  # released: no lock, no open transaction
         assert again.copy() == {kept: {"a": b"synced"}}
+
+
+class _Unreleasable(MemoryBackend):
+    """A backend whose save and close both fail, as a dead connection's would."""
+
+    def describe(self) -> str:
+        return "unreleasable://x"
+
+    def save(self) -> None:
+        raise sb.StorageIOError("the disk is gone")
+
+    def close(self) -> None:
+        raise sb.StorageIOError("the connection is gone")
+
+
+def test_a_dropped_store_that_cannot_be_released_logs_both_errors(
+    unraisable: list[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Storage(_Unreleasable())
+    store.create({"b": b"lost"})
+    with caplog.at_level(logging.ERROR, logger="storagebackend"), pytest.warns(ResourceWarning):
+        del store
+    assert unraisable == []
+    messages = [r.getMessage() for r in caplog.records if r.name == "storagebackend.storage"]
+    assert messages == [
+        "unreleasable://x was not closed, and its final sync failed (changes lost): the disk is gone",
+        "unreleasable://x was not closed, and could not be released: the connection is gone",
+    ]
 
 
 def test_a_half_built_store_leaves_its_backend_to_the_caller(tmp_path: Path, unraisable: list[BaseException]) -> None:

@@ -1,8 +1,10 @@
 """Storage and Document: the mapping API over any backend.
 
-Everything a user calls lands here first: uids are normalised, keys and values
-validated, the closed and read-only states checked, all before the backend is
-touched. Backends therefore only see valid input (see ``backends/base.py``).
+Everything a user calls lands here first, and every method has one shape: check
+the state (``_reader()``: not closed; ``_writer()``: not closed nor read-only),
+normalise the uid and validate keys and values, then call the backend. So a
+closed store says so before judging its input, and backends only see valid input
+(see ``backends/base.py``).
 """
 
 from __future__ import annotations
@@ -31,21 +33,6 @@ log = logging.getLogger(__name__)
 _MISSING: Any = object()
 
 
-class _Closed:
-    """Stands in for the backend after ``close()``: any use raises StorageClosedError.
-
-    Swapping the backend out keeps a closed check off every hot path.
-    """
-
-    __slots__ = ("_what",)
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-
-    def __getattr__(self, name: str) -> NoReturn:
-        raise StorageClosedError(f"{self._what} is closed")
-
-
 class Storage(MutableMapping[UID, "Document"]):
     """A store of documents: a ``MutableMapping`` of :class:`UID` -> :class:`Document`.
 
@@ -61,20 +48,18 @@ class Storage(MutableMapping[UID, "Document"]):
         if not isinstance(backend, Backend):
             raise TypeError(f"Storage needs a Backend, got {type(backend).__name__}")
         self._limits = Limits(max_key_length, max_value_size)
-        self._known_keys = self._limits.known_keys  # the read paths' first check of a key
         self._description = backend.describe()
-        self._read_only = backend.read_only
         # Writes, sync, discard and close take this lock; reads take none (see README, Threads).
         self._lock = threading.RLock()
-        self._backend: Backend = backend
-        self._open_backend = backend  # last: from here on the store owns the backend (see __del__)
+        self._closed = False
+        self._backend = backend  # last: from here on the store owns the backend (see __del__)
 
     # -- properties ------------------------------------------------------------------
 
     @property
     def backend(self) -> Backend:
         """The backend object (still available after close, for its flags)."""
-        return self._open_backend
+        return self._backend
 
     @property
     def limits(self) -> Limits:
@@ -84,23 +69,29 @@ class Storage(MutableMapping[UID, "Document"]):
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has succeeded."""
-        return self._backend is not self._open_backend
+        return self._closed
 
     @property
     def read_only(self) -> bool:
-        """True when opened with flag ``"r"``."""
-        return self._read_only
+        """True when opened with flag ``"r"`` (the backend's flag says so)."""
+        return self._backend.read_only
 
     def __repr__(self) -> str:
-        state = " closed" if self.closed else (" read-only" if self._read_only else "")
+        state = " closed" if self._closed else (" read-only" if self.read_only else "")
         return f"<Storage {self._description}{state}>"
 
-    # -- internal checks ---------------------------------------------------------------
+    # -- the state checks: every method calls one of these first, then validates its input ------
+
+    def _reader(self) -> Backend:
+        """The backend, for a read; StorageClosedError once the store is closed."""
+        if self._closed:
+            raise StorageClosedError(f"{self._description} is closed")
+        return self._backend
 
     def _writer(self) -> Backend:
-        """The backend, for a write: raises if closed or read-only."""
-        backend = self._backend
-        if backend.flag == "r":  # on a closed store, reading .flag raises StorageClosedError
+        """The backend, for a write; StorageClosedError once closed, ReadOnlyError under flag ``"r"``."""
+        backend = self._reader()
+        if backend.read_only:
             raise ReadOnlyError(f"{self._description} is open read-only (flag 'r')")
         return backend
 
@@ -109,45 +100,27 @@ class Storage(MutableMapping[UID, "Document"]):
 
     # -- Mapping[UID, Document] ------------------------------------------------------
 
-    # The hot paths take a UID's digits inline. Where a uid must be normalised, the
-    # backend's method is looked up first: on a closed store that raises
-    # StorageClosedError before any error about the uid.
-
     def __getitem__(self, uid: UID | str) -> Document:
-        backend = self._backend
-        if type(uid) is UID:
-            hex_uid = uid._hex
-            exists = backend.has_document(hex_uid)
-        else:
-            has_document = backend.has_document
-            hex_uid = uid_hex(uid)
-            exists = has_document(hex_uid)
-        if exists:
-            view = Document()  # what _view() does, inline: this is the hottest path
-            view._storage = self
-            view._hex = hex_uid
-            return view
-        raise self._missing(hex_uid)
+        backend = self._reader()
+        view = Document(self, uid)  # normalises the uid, or raises InvalidUIDError
+        if not backend.has_document(view._hex):
+            raise self._missing(view._hex)
+        return view
 
     def __contains__(self, uid: object) -> bool:
-        backend = self._backend
-        if type(uid) is UID:
-            return backend.has_document(uid._hex)
-        has_document = backend.has_document
-        return has_document(uid_hex(uid))
+        backend = self._reader()
+        return backend.has_document(uid_hex(uid))
 
     def __iter__(self) -> Iterator[UID]:
-        trusted = UID._trusted
-        return (trusted(hex_uid) for hex_uid in self._backend.uids())
+        hex_uids = self._reader().uids()
+        return (UID._trusted(hex_uid) for hex_uid in hex_uids)
 
     def __len__(self) -> int:
-        return self._backend.document_count()
+        return self._reader().document_count()
 
     def copy(self) -> dict[UID, dict[str, bytes]]:
         """A plain dict of every document (UID -> dict copy), read in bulk (SQLite: one query)."""
-        read_all = self._backend.read_all
-        trusted = UID._trusted
-        return {trusted(hex_uid): document for hex_uid, document in read_all()}
+        return {UID._trusted(hex_uid): document for hex_uid, document in self._reader().read_all()}
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Storage):
@@ -208,13 +181,12 @@ class Storage(MutableMapping[UID, "Document"]):
     def setdefault(self, uid: UID | str, default: Any = None) -> Document:
         """Return the document; if missing, create it from ``default`` (None: empty)."""
         with self._lock:
-            has_document = self._backend.has_document
-            hex_uid = uid_hex(uid)
-            if has_document(hex_uid):
-                return _view(self, hex_uid)
-            backend = self._writer()
-            backend.write_document(hex_uid, self._limits.check_document({} if default is None else default))
-            return _view(self, hex_uid)
+            backend = self._reader()
+            view = Document(self, uid)
+            if not backend.has_document(view._hex):
+                backend = self._writer()
+                backend.write_document(view._hex, self._limits.check_document({} if default is None else default))
+            return view
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Create or replace several documents, from what ``dict.update`` accepts; one invalid pair changes nothing.
@@ -243,36 +215,31 @@ class Storage(MutableMapping[UID, "Document"]):
         with self._lock:
             backend = self._writer()
             document = self._limits.check_document({} if mapping is None else mapping)
-            hex_uid = UID.new().hex
-            backend.write_document(hex_uid, document)
-            return _view(self, hex_uid)
+            view = Document(self, UID.new())
+            backend.write_document(view._hex, document)
+            return view
 
     def put(self, uid: UID | str, key: str, data: Any) -> None:
         """Set one value, creating the document if it is missing."""
         with self._lock:
             backend = self._writer()
             hex_uid = uid_hex(uid)
-            limits = self._limits
-            backend.write_value(hex_uid, limits.check_key(key), limits.check_value(data))
+            backend.write_value(hex_uid, self._limits.check_key(key), self._limits.check_value(data))
 
     def get_value(self, uid: UID | str, key: str, default: Any = None) -> Any:
         """Return one value, or ``default`` when the key or the document is missing.
 
         Any key a store can hold is looked up, even one longer than this opener's limit.
         """
-        backend = self._backend
-        if type(uid) is UID and type(key) is str and key in self._known_keys:
-            value = backend.read_value(uid._hex, key)
-        else:
-            read_value = backend.read_value  # a closed store says so before the uid or key is judged
-            value = read_value(uid_hex(uid), any_key(key))
+        backend = self._reader()
+        value = backend.read_value(uid_hex(uid), any_key(key))
         return default if value is None else value
 
     def get_document(self, uid: UID | str) -> dict[str, bytes]:
         """Return a plain dict copy of a document; DocumentNotFoundError if missing."""
-        read_document = self._backend.read_document
+        backend = self._reader()
         hex_uid = uid_hex(uid)
-        document = read_document(hex_uid)
+        document = backend.read_document(hex_uid)
         if document is None:
             raise self._missing(hex_uid)
         return document
@@ -291,8 +258,8 @@ class Storage(MutableMapping[UID, "Document"]):
 
     def count(self, uid: UID | str) -> int:
         """The number of keys in a document (0 if it is missing)."""
-        read_keys = self._backend.read_keys
-        keys = read_keys(uid_hex(uid))
+        backend = self._reader()
+        keys = backend.read_keys(uid_hex(uid))
         return 0 if keys is None else len(keys)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -300,12 +267,12 @@ class Storage(MutableMapping[UID, "Document"]):
     def sync(self) -> None:
         """Make every change durable; on failure raise and keep the changes."""
         with self._lock:
-            self._backend.sync()
+            self._reader().sync()
 
     def discard(self) -> None:
         """Drop every change since the last sync (or since the open)."""
         with self._lock:
-            self._backend.discard()
+            self._reader().discard()
 
     def close(self) -> None:
         """Sync, then release everything; calling it twice is fine.
@@ -314,16 +281,15 @@ class Storage(MutableMapping[UID, "Document"]):
         changes: retry, or ``discard()`` and then ``close()``.
         """
         with self._lock:
-            if self.closed:
+            if self._closed:
                 return
             self._backend.sync()
             self._release()
 
     def _release(self) -> None:
         """Close the backend without a sync; from here on the store is closed."""
-        backend = self._backend
-        self._backend = _Closed(self._description)  # type: ignore[assignment]
-        backend.close()
+        self._closed = True
+        self._backend.close()
 
     def __del__(self) -> None:
         """Close a store dropped while open, as ``shelve`` does: sync, release, and warn that close() was missing.
@@ -332,7 +298,7 @@ class Storage(MutableMapping[UID, "Document"]):
         a driver's error behind it might show a connection string), and the backend
         is released all the same.
         """
-        if "_open_backend" not in vars(self) or self.closed:
+        if "_backend" not in vars(self) or self._closed:
             return  # __init__ raised (the backend is still its caller's), or closed already
         try:
             warnings.warn(f"{self!r} was not closed; closing it now", ResourceWarning, source=self, stacklevel=2)
@@ -353,7 +319,7 @@ class Storage(MutableMapping[UID, "Document"]):
         )
 
     def __enter__(self) -> Storage:
-        self._backend.flag  # noqa: B018  entering a closed store raises StorageClosedError
+        self._reader()  # a closed store cannot be entered again
         return self
 
     def __exit__(
@@ -366,14 +332,19 @@ class Document(MutableMapping[str, bytes]):
     """A live view of one document: a ``MutableMapping`` of ``str`` -> ``bytes``.
 
     Reads see every earlier write through the same Storage at once. Using a
-    view whose document was deleted raises DocumentNotFoundError.
+    view whose document was deleted raises DocumentNotFoundError. ``store[uid]``
+    and ``store.create()`` make them; ``Document(store, uid)`` is the same view
+    without the existence check of ``store[uid]``.
     """
 
     __slots__ = ("_hex", "_storage")
-    _storage: Storage
-    _hex: str
 
-    # No __init__: Storage makes views (see _view), and a call without one is much cheaper.
+    def __init__(self, storage: Storage, uid: UID | str) -> None:
+        """A view of document ``uid`` of ``storage``; TypeError for a non-Storage, InvalidUIDError for a bad uid."""
+        if not isinstance(storage, Storage):
+            raise TypeError(f"Document(storage, uid) needs a Storage, got {type(storage).__name__}")
+        self._storage = storage
+        self._hex = uid_hex(uid)
 
     @property
     def uid(self) -> UID:
@@ -393,21 +364,18 @@ class Document(MutableMapping[str, bytes]):
         return self._storage._missing(self._hex)
 
     def _writer(self) -> Backend:
+        """The store's backend, for a write to this document: it must still exist."""
         backend = self._storage._writer()
         if not backend.has_document(self._hex):
             raise self._missing()
         return backend
 
     def __getitem__(self, key: str) -> bytes:
-        storage = self._storage
-        if type(key) is str and key in storage._known_keys:
-            value = storage._backend.read_value(self._hex, key)
-        else:
-            read_value = storage._backend.read_value  # a closed store says so before the key is judged
-            value = read_value(self._hex, any_key(key))
+        backend = self._storage._reader()
+        value = backend.read_value(self._hex, any_key(key))
         if value is not None:
             return value
-        if not storage._backend.has_document(self._hex):
+        if not backend.has_document(self._hex):
             raise self._missing()
         raise KeyError(key)
 
@@ -421,11 +389,10 @@ class Document(MutableMapping[str, bytes]):
             return default
 
     def __contains__(self, key: object) -> bool:
-        storage = self._storage
-        read_value = storage._backend.read_value
-        if read_value(self._hex, any_key(key)) is not None:
+        backend = self._storage._reader()
+        if backend.read_value(self._hex, any_key(key)) is not None:
             return True
-        if not storage._backend.has_document(self._hex):
+        if not backend.has_document(self._hex):
             raise self._missing()
         return False
 
@@ -443,7 +410,7 @@ class Document(MutableMapping[str, bytes]):
                 raise KeyError(key)
 
     def _keys(self) -> list[str]:
-        keys = self._storage._backend.read_keys(self._hex)
+        keys = self._storage._reader().read_keys(self._hex)
         if keys is None:
             raise self._missing()
         return keys
@@ -464,7 +431,7 @@ class Document(MutableMapping[str, bytes]):
 
     def copy(self) -> dict[str, bytes]:
         """A plain dict copy of the document."""
-        document = self._storage._backend.read_document(self._hex)
+        document = self._storage._reader().read_document(self._hex)
         if document is None:
             raise self._missing()
         return document
@@ -497,7 +464,7 @@ class Document(MutableMapping[str, bytes]):
             return value
 
     def popitem(self) -> tuple[str, bytes]:
-        """Remove some key and return it with its value."""
+        """Remove the first key and return it with its value."""
         with self._storage._lock:
             backend = self._writer()
             for key in self._keys():
@@ -536,14 +503,6 @@ class Document(MutableMapping[str, bytes]):
             self._writer().write_document(self._hex, {})
 
 
-def _view(storage: Storage, hex_uid: str) -> Document:
-    """The Document view of ``hex_uid`` in ``storage`` (existence is the caller's business)."""
-    view = Document()
-    view._storage = storage
-    view._hex = hex_uid
-    return view
-
-
 # Views whose iteration reads in bulk: a snapshot, like iterating the keys, and one
 # backend read instead of one per item (for SQLite, one query instead of one per key).
 
@@ -553,9 +512,9 @@ class _StorageItems(ItemsView[UID, Document]):
 
     def __iter__(self) -> Iterator[tuple[UID, Document]]:
         storage = self._mapping
-        trusted = UID._trusted
-        for hex_uid in storage._backend.uids():
-            yield trusted(hex_uid), _view(storage, hex_uid)
+        for hex_uid in storage._reader().uids():
+            uid = UID._trusted(hex_uid)
+            yield uid, Document(storage, uid)
 
 
 class _StorageValues(ValuesView[Document]):
@@ -563,8 +522,8 @@ class _StorageValues(ValuesView[Document]):
 
     def __iter__(self) -> Iterator[Document]:
         storage = self._mapping
-        for hex_uid in storage._backend.uids():
-            yield _view(storage, hex_uid)
+        for hex_uid in storage._reader().uids():
+            yield Document(storage, UID._trusted(hex_uid))
 
 
 class _DocumentItems(ItemsView[str, bytes]):

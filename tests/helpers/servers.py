@@ -23,15 +23,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import quote
 
-import psycopg
 import pytest
-import redis
-from psycopg import sql
 
 from storagebackend.storage import Storage
+
+if TYPE_CHECKING:  # the drivers are imported where used: tests of codecs alone run without them
+    import psycopg
+    import redis
 
 POSTGRES_ENV = "SB_POSTGRES_URL"
 REDIS_ENV = "SB_REDIS_URL"
@@ -149,6 +150,9 @@ class PostgresServer:
 
 def drop_postgres_store(url: str, table: str) -> None:
     """Remove the three tables of store ``table`` (cleanup after a test)."""
+    import psycopg
+    from psycopg import sql
+
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(
@@ -164,6 +168,8 @@ def _libpq_url(url: str) -> str:
 
 def postgres_connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
     """A direct psycopg connection, to look at or tamper with the tables."""
+    import psycopg
+
     return psycopg.connect(_libpq_url(url), autocommit=True)
 
 
@@ -197,6 +203,8 @@ class RedisServer:
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
+        import redis
+
         return redis.Redis(host="127.0.0.1", port=self.port, password=self.password)
 
     def start(self) -> None:
@@ -221,6 +229,8 @@ class RedisServer:
 
 def redis_connect(url: str) -> redis.Redis:
     """A direct redis-py client, to look at or tamper with the keys."""
+    import redis
+
     return redis.Redis.from_url(_libpq_url(url))
 
 

@@ -1,6 +1,6 @@
 """CloseGate: keeps reads that race a ``close()`` from reaching a closed connection.
 
-Storage swaps a closed backend out, but a thread that looked the backend up just
+Storage refuses every call once closed, but a thread that passed that check just
 before may still be inside one of its reads when ``close()`` runs, or may start
 one just after. A server backend passes every operation through its gate:
 ``close()`` waits for the operations inside, and every later one raises

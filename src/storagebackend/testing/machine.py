@@ -2,8 +2,11 @@
 
 It applies random operations (every method of the contract's sections 3 and
 4, plus invalid inputs that must raise and change nothing, sync, discard,
-close and reopen) to a store and to a plain dict model, and compares them
-after every step. A backend opts in with a few lines::
+close and reopen) to a store and to a model, a plain dict of dicts, and compares
+them after every step: contents and order alike, since a dict keeps exactly the
+order the contract promises (documents in creation order, keys in first-set
+order, a replaced document in its place with the new mapping's key order, a
+document deleted and made again last). A backend opts in with a few lines::
 
     from storagebackend.testing import StorageMachine
 
@@ -14,8 +17,10 @@ after every step. A backend opts in with a few lines::
     TestMyBackend = MyMachine.TestCase
 
 ``self.tmp`` is a fresh temporary folder and ``self.name`` a fresh name for
-each example. Needs the ``test`` extra (hypothesis). ``STORAGEBACKEND_EXAMPLES=500``
-in the environment runs more examples than the default 25.
+each example. Needs the ``test`` extra (hypothesis). Each machine runs
+``max_examples`` examples (25) of up to ``step_count`` steps (25); a subclass
+may set fewer, and ``STORAGEBACKEND_EXAMPLES=500`` in the environment sets the
+number of examples of every machine.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 
 from storagebackend.errors import (
     DocumentNotFoundError,
@@ -51,31 +56,50 @@ from storagebackend.testing.strategies import (
 )
 from storagebackend.uid import UID
 
-__all__ = ["StorageMachine"]
+__all__ = ["EXAMPLES_VARIABLE", "StorageMachine"]
+
+#: The environment variable that sets how many examples every machine runs.
+EXAMPLES_VARIABLE = "STORAGEBACKEND_EXAMPLES"
+
+
+def _has_documents(machine: StorageMachine) -> bool:
+    return bool(machine.model)
 
 
 class StorageMachine(RuleBasedStateMachine):
     """Drives a store and a dict model through the same operations and compares them.
 
     Subclasses implement :meth:`open_storage`; override :meth:`cleanup` if a
-    location needs more than removing ``self.tmp``.
+    location needs more than removing ``self.tmp``. The rules that need an
+    existing document run only when the model has one and pick it from the
+    model; those that take any uid draw from ``uids``, which holds deleted ones too.
     """
 
     uids = Bundle("uids")
 
-    #: The settings every subclass's TestCase starts with (hypothesis keeps one TestCase
-    #: per class, so they are set for each subclass; assign to ``MyMachine.TestCase.settings``
-    #: afterwards to change them).
-    default_settings: ClassVar[settings] = settings(
-        max_examples=int(os.environ.get("STORAGEBACKEND_EXAMPLES", "25")),
-        stateful_step_count=25,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    )
+    #: Examples of each run (``STORAGEBACKEND_EXAMPLES`` in the environment overrides it).
+    max_examples: ClassVar[int] = 25
+    #: Steps of each example at most.
+    step_count: ClassVar[int] = 25
+
+    @classmethod
+    def run_settings(cls) -> settings:
+        """The hypothesis settings of this machine's runs (made here and nowhere else).
+
+        No deadline (a step may sync to a server) and no health check for slow or
+        big examples: a step is real I/O, and a document up to a few kB.
+        """
+        return settings(
+            max_examples=int(os.environ.get(EXAMPLES_VARIABLE, cls.max_examples)),
+            stateful_step_count=cls.step_count,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Hypothesis keeps one TestCase per class, so each subclass gets its settings here.
         super().__init_subclass__(**kwargs)
-        cls.TestCase.settings = cls.default_settings
+        cls.TestCase.settings = cls.run_settings()
 
     def __init__(self) -> None:
         super().__init__()
@@ -102,7 +126,7 @@ class StorageMachine(RuleBasedStateMachine):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _doc_copy(self) -> dict[str, dict[str, bytes]]:
+    def _model_copy(self) -> dict[str, dict[str, bytes]]:
         return {uid: dict(doc) for uid, doc in self.model.items()}
 
     def _expect(self, error: type[BaseException], action: Callable[[], object]) -> None:
@@ -111,6 +135,27 @@ class StorageMachine(RuleBasedStateMachine):
         except error:
             return
         raise AssertionError(f"expected {error.__name__}")
+
+    def _existing(self, data: st.DataObject) -> str:
+        """One of the documents the model holds (the rule's precondition says there is one)."""
+        return data.draw(st.sampled_from(list(self.model)), label="existing uid")
+
+    def _some_key(self, hex_uid: str, key: str, data: st.DataObject) -> str:
+        """``key``, or often one the document holds (a random key is rarely one that is there)."""
+        held = list(self.model.get(hex_uid, {}))
+        if not held:
+            return key
+        take_held: bool = data.draw(st.booleans(), label="a key it holds")
+        return data.draw(st.sampled_from(held), label="held key") if take_held else key
+
+    # -- the start: a few documents, so that the rules taking a uid have some from the first step
+
+    @initialize(target=uids, start=st.lists(documents(), min_size=1, max_size=3))
+    def fill(self, start: list[dict[str, bytes]]) -> Any:
+        made = [self.store.create(document).uid.hex for document in start]
+        for hex_uid, document in zip(made, start, strict=True):
+            self.model[hex_uid] = dict(document)
+        return multiple(*made)
 
     # -- creating and replacing ------------------------------------------------------------------
 
@@ -142,18 +187,25 @@ class StorageMachine(RuleBasedStateMachine):
         for hex_uid, document in batch:
             self.model[hex_uid] = dict(document)
 
+    @rule(hex_uid=uids, document=documents(), data=st.data())
+    def setdefault_store(self, hex_uid: str, document: dict[str, bytes], data: st.DataObject) -> None:
+        view = self.store.setdefault(data.draw(uid_forms(hex_uid)), document)
+        assert view.uid == hex_uid
+        assert view == self.model.setdefault(hex_uid, dict(document))
+
     # -- single values -----------------------------------------------------------------------------
 
     @rule(hex_uid=uids, key=keys(), value=values(), data=st.data())
     def put(self, hex_uid: str, key: str, value: bytes, data: st.DataObject) -> None:
+        key = self._some_key(hex_uid, key, data)
         self.store.put(data.draw(uid_forms(hex_uid)), key, memoryview(value))
         self.model.setdefault(hex_uid, {})[key] = value
 
-    @rule(hex_uid=uids, key=keys(), value=values())
-    def set_through_view(self, hex_uid: str, key: str, value: bytes) -> None:
-        if hex_uid not in self.model:
-            self._expect(DocumentNotFoundError, lambda: self.store[hex_uid])
-            return
+    @precondition(_has_documents)
+    @rule(key=keys(), value=values(), data=st.data())
+    def set_through_view(self, key: str, value: bytes, data: st.DataObject) -> None:
+        hex_uid = self._existing(data)
+        key = self._some_key(hex_uid, key, data)
         view = self.store[hex_uid]
         buffer = bytearray(value)
         view[key] = buffer
@@ -161,39 +213,61 @@ class StorageMachine(RuleBasedStateMachine):
         self.model[hex_uid][key] = value
         assert view[key] == value
 
-    @rule(hex_uid=uids, pairs=documents(max_keys=3))
-    def update_document(self, hex_uid: str, pairs: dict[str, bytes]) -> None:
-        if hex_uid not in self.model:
-            return
+    @precondition(_has_documents)
+    @rule(pairs=documents(max_keys=3), data=st.data())
+    def update_document(self, pairs: dict[str, bytes], data: st.DataObject) -> None:
+        hex_uid = self._existing(data)
         self.store[hex_uid].update(pairs)
         self.model[hex_uid].update(pairs)
 
+    @precondition(_has_documents)
+    @rule(key=keys(), value=values(), data=st.data())
+    def setdefault_view(self, key: str, value: bytes, data: st.DataObject) -> None:
+        hex_uid = self._existing(data)
+        key = self._some_key(hex_uid, key, data)
+        assert self.store[hex_uid].setdefault(key, value) == self.model[hex_uid].setdefault(key, value)
+
     @rule(hex_uid=uids, key=keys(), data=st.data())
-    def delete_key(self, hex_uid: str, key: str, data: st.DataObject) -> None:
-        existing = sorted(self.model.get(hex_uid, {}))
-        if data.draw(st.booleans()) and existing:  # a random key is rarely one that is there
-            key = data.draw(st.sampled_from(existing))
+    def delete_value(self, hex_uid: str, key: str, data: st.DataObject) -> None:
+        key = self._some_key(hex_uid, key, data)
         present = key in self.model.get(hex_uid, {})
-        how = data.draw(st.sampled_from(["delete", "del", "pop"]))
-        if how == "delete":
-            assert self.store.delete(hex_uid, key) is present
-        elif hex_uid not in self.model:
-            self._expect(DocumentNotFoundError, lambda: self.store[hex_uid])
-            return
-        elif how == "del":
-            if present:
-                del self.store[hex_uid][key]
-            else:
-                self._expect(KeyError, lambda: self.store[hex_uid].__delitem__(key))
-        else:
-            assert self.store[hex_uid].pop(key, None) == self.model[hex_uid].get(key)
+        assert self.store.delete(data.draw(uid_forms(hex_uid)), key) is present
         if present:
             del self.model[hex_uid][key]
 
-    @rule(hex_uid=uids, data=st.data())
-    def delete_document(self, hex_uid: str, data: st.DataObject) -> None:
+    @precondition(_has_documents)
+    @rule(key=keys(), how=st.sampled_from(["del", "pop", "popitem"]), data=st.data())
+    def delete_through_view(self, key: str, how: str, data: st.DataObject) -> None:
+        hex_uid = self._existing(data)
+        key = self._some_key(hex_uid, key, data)
+        document = self.model[hex_uid]
+        view = self.store[hex_uid]
+        if how == "popitem":
+            if document:
+                popped, value = view.popitem()
+                assert document.pop(popped) == value
+            else:
+                self._expect(KeyError, view.popitem)
+        elif how == "pop":
+            assert view.pop(key, None) == document.pop(key, None)
+        elif key in document:
+            del view[key]
+            del document[key]
+        else:
+            self._expect(KeyError, lambda: view.__delitem__(key))
+
+    @precondition(_has_documents)
+    @rule(data=st.data())
+    def clear_view(self, data: st.DataObject) -> None:
+        hex_uid = self._existing(data)
+        self.store[hex_uid].clear()
+        self.model[hex_uid].clear()
+
+    # -- whole documents ---------------------------------------------------------------------------
+
+    @rule(hex_uid=uids, how=st.sampled_from(["delete_document", "del", "pop"]), data=st.data())
+    def delete_document(self, hex_uid: str, how: str, data: st.DataObject) -> None:
         present = hex_uid in self.model
-        how = data.draw(st.sampled_from(["delete_document", "del", "pop"]))
         uid = data.draw(uid_forms(hex_uid))
         if how == "delete_document":
             assert self.store.delete_document(uid) is present
@@ -209,27 +283,45 @@ class StorageMachine(RuleBasedStateMachine):
             self._expect(DocumentNotFoundError, lambda: self.store.__delitem__(uid))
         self.model.pop(hex_uid, None)
 
-    @rule(data=st.data())
-    def clear_all(self, data: st.DataObject) -> None:
-        if data.draw(st.integers(0, 9)) == 0:  # rare: it empties the model
-            self.store.clear()
-            self.model.clear()
+    @precondition(_has_documents)
+    @rule()
+    def popitem_store(self) -> None:
+        uid, document = self.store.popitem()
+        assert self.model.pop(uid.hex) == document
+
+    @precondition(lambda self: len(self.model) >= 3)  # only now and then: it empties the model
+    @rule()
+    def clear_all(self) -> None:
+        self.store.clear()
+        self.model.clear()
 
     # -- reads ---------------------------------------------------------------------------------------
 
     @rule(hex_uid=uids, key=keys(), data=st.data())
     def read(self, hex_uid: str, key: str, data: st.DataObject) -> None:
+        key = self._some_key(hex_uid, key, data)
         uid = data.draw(uid_forms(hex_uid))
-        expected = self.model.get(hex_uid, {}).get(key)
+        document = self.model.get(hex_uid)
+        expected = None if document is None else document.get(key)
         assert self.store.get_value(uid, key) == expected
-        assert self.store.count(uid) == len(self.model.get(hex_uid, {}))
-        assert (uid in self.store) is (hex_uid in self.model)
-        if hex_uid not in self.model:
+        assert self.store.count(uid) == len(document or {})
+        assert (uid in self.store) is (document is not None)
+        if document is None:
             self._expect(DocumentNotFoundError, lambda: self.store[uid])
             self._expect(DocumentNotFoundError, lambda: self.store.get_document(uid))
             assert self.store.get(uid) is None
-            return
-        view = self.store[uid]
+        else:
+            assert self.store.get_document(uid) == document
+
+    @precondition(_has_documents)
+    @rule(key=keys(), data=st.data())
+    def read_view(self, key: str, data: st.DataObject) -> None:
+        hex_uid = self._existing(data)
+        key = self._some_key(hex_uid, key, data)
+        document = self.model[hex_uid]
+        view = self.store[data.draw(uid_forms(hex_uid))]
+        assert view.uid == hex_uid
+        expected = document.get(key)
         assert view.get(key) == expected
         assert (key in view) is (expected is not None)
         if expected is None:
@@ -237,8 +329,19 @@ class StorageMachine(RuleBasedStateMachine):
         else:
             assert view[key] == expected
             assert type(view[key]) is bytes
-        assert self.store.get_document(uid) == self.model[hex_uid]
-        assert dict(view.items()) == self.model[hex_uid]
+        assert len(view) == len(document)
+        assert list(view) == list(document)
+        assert list(view.items()) == list(document.items())
+        assert list(view.values()) == list(document.values())
+
+    @precondition(_has_documents)
+    @rule(data=st.data())
+    def compare(self, data: st.DataObject) -> None:
+        """``==`` between two views, a view and a dict, the store and a dict: as between the model's dicts."""
+        first, second = self._existing(data), self._existing(data)
+        assert (self.store[first] == self.store[second]) is (self.model[first] == self.model[second])
+        assert (self.store[first] != self.model[second]) is (self.model[first] != self.model[second])
+        assert self.store == self.model
 
     # -- invalid input: must raise, and change nothing (the invariant checks that) ------------
 
@@ -286,7 +389,7 @@ class StorageMachine(RuleBasedStateMachine):
     @rule()
     def sync(self) -> None:
         self.store.sync()
-        self.synced = self._doc_copy()
+        self.synced = self._model_copy()
 
     @rule()
     def discard(self) -> None:
@@ -301,14 +404,13 @@ class StorageMachine(RuleBasedStateMachine):
         self.store = self.open_storage("c")
         if not self.persistent:
             self.model = {}
-        self.synced = self._doc_copy()
+        self.synced = self._model_copy()
 
+    @precondition(lambda self: self.persistent)
     @rule()
     def reopen_read_only(self) -> None:
-        if not self.persistent:
-            return
         self.store.close()
-        self.synced = self._doc_copy()
+        self.synced = self._model_copy()
         self.store = self.open_storage("r")
         self.check_same()
         self._expect(ReadOnlyError, lambda: self.store.create({}))
@@ -316,14 +418,13 @@ class StorageMachine(RuleBasedStateMachine):
         self.store.close()
         self.store = self.open_storage("w")
 
-    # -- the comparison after every step ---------------------------------------------------------------
+    # -- the comparison after every step: contents and order -----------------------------------------
 
     @invariant()
     def check_same(self) -> None:
         store = self.store
+        expected = [(hex_uid, list(document.items())) for hex_uid, document in self.model.items()]
         assert len(store) == len(self.model)
-        listed = [uid.hex for uid in store]
-        assert sorted(listed) == sorted(self.model)
-        for hex_uid, document in self.model.items():
-            assert store.get_document(hex_uid) == document, hex_uid
-        assert {uid.hex: document for uid, document in store.copy().items()} == self.model
+        assert [uid.hex for uid in store] == list(self.model), "documents out of creation order"
+        assert [(hex_uid, list(store.get_document(hex_uid).items())) for hex_uid in self.model] == expected
+        assert [(uid.hex, list(document.items())) for uid, document in store.copy().items()] == expected
