@@ -12,10 +12,10 @@ valid syntax of the wrong shape, positions in messages.
 
 from __future__ import annotations
 
+import ast
 import base64
 import configparser
 import json
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given
 from ruamel.yaml import YAML
 
+from helpers.support import readme_codec_examples
 from storagebackend import CorruptStoreError
 from storagebackend.codecs.base import Codec
 from storagebackend.codecs.ini import INICodec
@@ -687,17 +688,16 @@ def test_upper_case_uids_are_normalised() -> None:
         assert codec.decode(data) == {U1: {"k": b"v"}}, name
 
 
-def _readme_examples() -> dict[str, bytes]:
-    """The example files of the README's Codecs section, by language of the code block."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Codecs\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.DOTALL)
-    return {language: text.encode() for language, text in blocks}
+README_EXAMPLE = {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}}
 
 
 @pytest.mark.parametrize("name", ["json", "yaml", "toml", "ini"])
 def test_the_readme_example_files_read_as_documented(name: str) -> None:
-    expected = {U1: {"title": b"Hello world", "blob": b"\xde\xad\xbe\xef"}}
-    example = _readme_examples()[name]
-    assert make(name).decode(example) == expected
-    assert make(name).encode(expected) == example
+    example = readme_codec_examples()[name].encode()
+    assert make(name).decode(example) == README_EXAMPLE
+    assert make(name).encode(README_EXAMPLE) == example
+
+
+def test_the_readme_msgpack_example_is_what_msgpack_reads() -> None:
+    example = ast.literal_eval(readme_codec_examples()["msgpack"])
+    assert msgpack.unpackb(make("msgpack").encode(README_EXAMPLE)) == example

@@ -97,6 +97,8 @@ _TRAILER: Final = struct.Struct(">6xBBQQQ")  # unused, offset size, ref size, ob
 #: A reference to a named entity other than XML's five: with an external DTD (every plist names Apple's),
 #: XML readers skip an entity they do not know, so "a&nbsp;b" would silently read as "ab".
 _UNKNOWN_ENTITY: Final = re.compile(r"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z_:][\w.:-]*);")
+#: The encoding an XML declaration names (a store is UTF-8, as Apple's tools write plists).
+_DECLARED_ENCODING: Final = re.compile(r"""<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
 #: Characters XML cannot hold, or that its readers change (a carriage return becomes a line feed).
 _NOT_XML_TEXT: Final = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -174,6 +176,12 @@ def decode(data: bytes) -> Documents:
         text = ""
     else:
         text = utf8_text(data, "plist")
+        declared = _DECLARED_ENCODING.match(text.lstrip())
+        if declared and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise CorruptStoreError(
+                f"not a plist store: its XML declaration names the encoding {declared.group(1)[:40]!r}; "
+                "a plist store is UTF-8"
+            )
         entity = _UNKNOWN_ENTITY.search(text)
         if entity:
             line = text.count("\n", 0, entity.start()) + 1
@@ -191,7 +199,7 @@ def decode(data: bytes) -> Documents:
         raise CorruptStoreError(f"not a plist store: {exc}") from None
     except RecursionError:
         raise CorruptStoreError("not a plist store: nested too deeply") from None
-    except (ValueError, TypeError, OverflowError, IndexError, struct.error) as exc:
+    except (ValueError, TypeError, LookupError, OverflowError, struct.error) as exc:
         # plistlib's InvalidFileException is a ValueError; its XML reader raises ValueError with the line.
         raise CorruptStoreError(f"not a plist store: {exc or type(exc).__name__}") from None
     documents = documents_from_tree(tree, "plist", _value, PLIST_VERSION)

@@ -82,6 +82,8 @@ class PlistKit(CodecTests):
             + (2**62).to_bytes(8, "big"),
             "a binary plist whose dictionary refers to itself": _self_referring_binary(),
             "XML in UTF-16": plistlib.dumps({**HEAD, "documents": {}}).decode().encode("utf-16"),
+            "XML declared in another encoding": xml_store("").replace(b"UTF-8", b"ISO-8859-1"),
+            "XML declared in an unknown encoding": xml_store("").replace(b"UTF-8", b"TTF-8"),
         }
 
     def dangerous_files(self, marker: Path) -> Mapping[str, bytes]:
