@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every fuzz harness for a bounded time, from the committed seed corpora.
 #
-#   fuzz/run_all.sh [SECONDS_EACH]     # default 4: about 50 s for all eleven (.ci/run does this)
+#   fuzz/run_all.sh [SECONDS_EACH]     # default 4: about a minute for all eleven (.ci/run does this)
 #
 # New inputs go to a temporary folder (or, with CORPUS_OUT=DIR, to DIR/HARNESS, kept for the
 # next run: fuzz/corpus-out/ is git-ignored for that), never into fuzz/corpus/. A finding (any harness

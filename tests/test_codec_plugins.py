@@ -89,6 +89,7 @@ def test_the_readme_examples_of_the_plugins_are_their_files() -> None:
     examples = readme_codec_examples()
     cbor = codec_plugin("storagebackend_cbor", "cbor")
     import cbor2  # a dependency of the plugin
+
     assert cbor2.loads(cbor.CBORCodec().encode(README_EXAMPLE)) == ast.literal_eval(examples["cbor"])
     plist = codec_plugin("storagebackend_plist", "plist").PlistCodec()
     assert plist.encode(README_EXAMPLE) == examples["plist"].encode()
