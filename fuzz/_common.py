@@ -36,15 +36,17 @@ _MODULES = (
 )
 
 
-def load(*libraries: str) -> None:
+def load(*libraries: str, plugins: tuple[str, ...] = ()) -> None:
     """Import storagebackend instrumented, and with it the named libraries (e.g. "tomllib").
 
     Call it before importing anything from storagebackend. Instrumenting a big
     library costs seconds at start (ruamel.yaml about two), so each harness
-    names only the parsers it exercises.
+    names only the parsers it exercises. ``plugins`` are the modules of codec
+    plugins (``storagebackend_cbor``...), imported here too, instrumented; they
+    must be installed (``pip install ./codecs/NAME``).
     """
-    with atheris.instrument_imports(include=["storagebackend", *libraries]):
-        for name in _MODULES:
+    with atheris.instrument_imports(include=["storagebackend", *libraries, *plugins]):
+        for name in (*_MODULES, *plugins):
             importlib.import_module(name)
 
 

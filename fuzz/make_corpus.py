@@ -2,8 +2,9 @@
 
 Seeds are small valid inputs: stores of each codec (empty, text, binary, tricky
 keys) as written now and as the first release wrote them (format version 1, no
-end line), a SQLite store, URLs of every scheme, and encrypted envelopes, key
-headers and journals. The fuzzers mutate from there.
+end line), a SQLite store, URLs of every scheme, encrypted envelopes, key
+headers and journals, and stores of the codec plugins in codecs/ (which must
+be installed). The fuzzers mutate from there.
 
 ``make_corpus.py HARNESS...`` writes only those harnesses' seeds (a SQLite file
 or a sealed envelope differs at every run, so rewriting all changes them all).
@@ -135,13 +136,35 @@ def _plain() -> None:
             _write("open_url", bytes([flag]) + url.encode())
 
 
+#: The harness of each codec plugin in codecs/, and the codecs whose files are its seeds.
+PLUGINS: dict[str, tuple[str, ...]] = {
+    "decode_cbor": ("cbor",),
+    "decode_plist": ("plist", "bplist"),
+    "decode_jsonl": ("jsonl",),
+}
+
+
+def _plugin(harness: str) -> Callable[[], None]:
+    """The writer of one plugin harness's seeds: the stores in each of its codecs."""
+
+    def write() -> None:
+        for name in PLUGINS[harness]:
+            codec = codec_by_name(name)
+            for documents in STORES:
+                _write(harness, codec.encode(documents))
+
+    return write
+
+
 def main(harnesses: list[str]) -> None:
     """Write the seeds of the named harnesses (all if none), replacing theirs."""
     written: dict[str, Callable[[], None]] = {"decode_envelope": _encrypted}
+    written.update({harness: _plugin(harness) for harness in PLUGINS})
     if not harnesses:
         shutil.rmtree(CORPUS, ignore_errors=True)
         _plain()
-        _encrypted()
+        for write in written.values():
+            write()
         return
     for harness in harnesses:
         if harness not in written:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every fuzz harness for a bounded time, from the committed seed corpora.
 #
-#   fuzz/run_all.sh [SECONDS_EACH]     # default 4: about 35 s for all eight (.ci/run does this)
+#   fuzz/run_all.sh [SECONDS_EACH]     # default 4: about a minute for all eleven (.ci/run does this)
 #
 # New inputs go to a temporary folder (or, with CORPUS_OUT=DIR, to DIR/HARNESS, kept for the
 # next run: fuzz/corpus-out/ is git-ignored for that), never into fuzz/corpus/. A finding (any harness
@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-4}
 python=${PYTHON:-.venv/bin/python}
-harnesses=(${HARNESSES:-decode_json decode_msgpack decode_yaml decode_toml decode_ini decode_envelope open_url open_file})
+# decode_cbor, decode_plist, decode_jsonl fuzz the codec plugins of codecs/: install them first (pip install ./codecs/*/).
+harnesses=(${HARNESSES:-decode_json decode_msgpack decode_yaml decode_toml decode_ini decode_envelope open_url open_file decode_cbor decode_plist decode_jsonl})
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from helpers.support import codec_plugin
 from storagebackend.cli.exits import MEANINGS, ExitCode
 from storagebackend.codecs.registry import CODECS
 from storagebackend.registry import BACKENDS
@@ -70,24 +71,35 @@ def test_quick_start_runs(namespace: dict[str, Any], capsys: pytest.CaptureFixtu
     assert (namespace["folder"] / "notes.db").exists()
 
 
-def test_write_a_codec_example_runs_and_round_trips(namespace: dict[str, Any]) -> None:
-    run_blocks("Write a codec", namespace)
-    sb = namespace["sb"]
-    data = (namespace["folder"] / "notes.hexlines").read_bytes()
-    assert data.startswith(b"storagebackend hexlines 1\n") and data.endswith(b"\nend of store\n")
-    namespace["test_hexlines_round_trips"]()  # the hypothesis property of the README, run here
-    assert not isinstance(namespace["HexLinesCodec"](), sb.FragmentCodec)  # a whole-file codec
-    for codec in (namespace["HexLinesCodec"](), namespace["FastHexLinesCodec"]()):
-        for broken in (b"", b"storagebackend hexlines 1\nnot a uid\nend of store\n", b'{"format": "storagebackend"}'):
-            with pytest.raises(sb.CorruptStoreError):
-                codec.decode(broken)
-        for cut in range(len(data)):  # the end line shows where the file ends
-            with pytest.raises(sb.CorruptStoreError):
-                codec.decode(data[:cut])
-    with sb.open(namespace["folder"] / "notes.hexlines") as store:  # FastHexLinesCodec took the extension over
-        assert type(store.backend.codec) is namespace["FastHexLinesCodec"]
-    (entry_point,) = blocks("Write a codec", "toml")
-    assert 'hexlines = "my_package.hexlines:HexLinesCodec"' in entry_point
+#: The first line of a README block that shows part of a file of the repository (shown, not run).
+FILE_EXCERPT = re.compile(r"# (codecs/[\w/.]+)(?:,.*)?\n")
+
+
+def test_write_a_codec_walks_through_the_jsonl_package_as_it_is(namespace: dict[str, Any]) -> None:
+    """The excerpts of codecs/jsonl stand in its files as shown; the other examples run, with the plugin installed."""
+    codec_plugin("storagebackend_jsonl", "jsonl")
+    root = README.parent
+    shown = blocks("Write a codec") + blocks("Write a codec", "toml")
+    excerpts = [(match, block) for block in shown if (match := FILE_EXCERPT.match(block))]
+    assert {match.group(1) for match, _ in excerpts} == {
+        "codecs/jsonl/storagebackend_jsonl.py",
+        "codecs/jsonl/pyproject.toml",
+        "codecs/jsonl/tests/test_jsonl_codec.py",
+    }
+    for match, block in excerpts:
+        assert block[match.end() :] in (root / match.group(1)).read_text(encoding="utf-8"), match.group(1)
+    (example,) = blocks("Write a codec", "jsonl")
+    assert example in (root / "codecs/jsonl/README.md").read_text(encoding="utf-8")
+    for number, block in enumerate(blocks("Write a codec"), start=1):
+        if not FILE_EXCERPT.match(block):
+            run(block, f"README.md ## Write a codec (block {number})", namespace)
+    data = (namespace["folder"] / "notes.jsonl").read_bytes()
+    assert data.startswith(b'{"format": "storagebackend", "version": 1}\n{"uid": ')
+    assert data.endswith(b'"blob": {"base64": "AP8="}}}\n{"end": "storagebackend"}\n')
+    todo = (namespace["folder"] / "list.todo").read_bytes()
+    assert b'"task": "write a codec"' in todo
+    assert CODECS.source("todo") == "registered"
+    assert CODECS.source("jsonl") == "plugin"
 
 
 def test_the_transports_examples_run(namespace: dict[str, Any]) -> None:

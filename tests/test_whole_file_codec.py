@@ -1,8 +1,9 @@
 """A whole-file codec (encode/decode only, no fragments) behind the cached file backend (API.md 9).
 
-The codec is tests/helpers/plist_codec.py. The store re-encodes the whole
-file at each sync that has something to write, and is otherwise the same
-store: the conformance machine, reopen, sync only on change, discard.
+The codec is the binary plist codec of the plist plugin (codecs/plist, ``.bplist``),
+found through its entry point. The store re-encodes the whole file at each
+sync that has something to write, and is otherwise the same store: the
+conformance machine, reopen, sync only on change, discard.
 """
 
 from __future__ import annotations
@@ -10,25 +11,15 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import pytest
-from hypothesis import HealthCheck, given, settings
-
 import storagebackend as sb
-from helpers.plist_codec import PlistCodec
+from helpers.support import codec_plugin
 from storagebackend.backends.cached_file import CachedFileBackend
-from storagebackend.codecs.registry import CODECS
 from storagebackend.storage import Storage
-from storagebackend.testing import StorageMachine, stores
+from storagebackend.testing import StorageMachine
 from storagebackend.transports.memory import MemoryTransport
 
 U1 = sb.UID("1" * 32)
-
-
-@pytest.fixture
-def plist(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The plist codec registered for the test (forgotten afterwards)."""
-    monkeypatch.setattr(CODECS, "_registered", {})
-    sb.register_codec(PlistCodec)
+PlistCodec = codec_plugin("storagebackend_plist", "plist").BinaryPlistCodec
 
 
 def test_a_whole_file_codec_is_not_a_fragment_codec() -> None:
@@ -36,26 +27,8 @@ def test_a_whole_file_codec_is_not_a_fragment_codec() -> None:
     assert not hasattr(PlistCodec, "encode_document")
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stores())
-def test_the_plist_codec_round_trips_every_store_in_order(documents: dict[str, dict[str, bytes]]) -> None:
-    codec = PlistCodec()
-    decoded = codec.decode(codec.encode(documents))
-    assert decoded == documents
-    assert list(decoded) == list(documents)
-    assert [list(doc) for doc in decoded.values()] == [list(doc) for doc in documents.values()]
-
-
-def test_every_cut_of_a_plist_file_is_corrupt() -> None:
-    data = PlistCodec().encode({U1.hex: {"title": b"Hello", "blob": b"\x00\xff"}})
-    for cut in range(len(data)):
-        with pytest.raises(sb.CorruptStoreError):
-            PlistCodec().decode(data[:cut])
-
-
-@pytest.mark.usefixtures("plist")
 def test_a_store_of_a_whole_file_codec_reopens_syncs_only_on_change_and_discards() -> None:
-    url = f"memfile://{uuid.uuid4().hex}/notes.plist"
+    url = f"memfile://{uuid.uuid4().hex}/notes.bplist"
     with sb.open(url) as store:
         assert type(store.backend.codec) is PlistCodec  # type: ignore[attr-defined]
         store[U1] = {"title": b"Hello"}
@@ -90,10 +63,10 @@ def test_a_whole_file_codec_on_a_local_file_by_option(tmp_path: Path) -> None:
 
 
 class PlistMachine(StorageMachine):
-    """The conformance machine on a memory file of the plist codec, given as an option."""
+    """The conformance machine on a memory file of the binary plist codec, given as an option."""
 
     def open_storage(self, flag: str) -> Storage:
-        return sb.open(f"memfile://{self.name}/store.plist", flag=flag, codec=PlistCodec())
+        return sb.open(f"memfile://{self.name}/store.data", flag=flag, codec=PlistCodec())
 
 
 TestPlistStore = PlistMachine.TestCase

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import importlib
 import ipaddress
+import re
 from pathlib import Path
+from types import ModuleType
 
-from storagebackend.registry import codec_by_name, known_codecs
+import pytest
+
+from helpers.servers import in_ci
+from storagebackend.codecs.registry import CODECS
+from storagebackend.registry import codec_by_name
 
 #: A password that must be percent-encoded in a URL (@ : / % ? # and non-ASCII).
 FTP_PASSWORD = "p@ss:w/rd%?#ж"
@@ -14,13 +21,15 @@ FTP_USER = "sb user"
 
 
 def available_codecs() -> list[str]:
-    """Every registered codec except those whose module is not in this checkout.
+    """Every built-in codec except those whose module is not in this checkout.
 
     A codec whose module exists but fails to import (a missing dependency) is
-    kept, so its tests fail loudly instead of being skipped.
+    kept, so its tests fail loudly instead of being skipped. Codec plugins
+    installed beside the project (codecs/) are left out: each proves itself
+    with the codec kit in its own tests.
     """
     names = []
-    for name in known_codecs():
+    for name in sorted(CODECS.builtins):
         try:
             codec_by_name(name)
         except ValueError as exc:
@@ -29,6 +38,34 @@ def available_codecs() -> list[str]:
                 continue
         names.append(name)
     return names
+
+
+def codec_plugin(module: str, folder: str) -> ModuleType:
+    """The installed module of the codec plugin in ``codecs/FOLDER``. If it is not installed
+    (``pip install ./codecs/FOLDER``), the calling test or module skips, or fails under CI=true,
+    where every plugin is installed."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+    reason = f"the codec plugin {folder} is not installed: pip install ./codecs/{folder}"
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a missing plugin fails the run)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def readme_codec_examples() -> dict[str, str]:
+    """The example file of each codec in the README's Codecs section: the first code block under its heading."""
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Codecs\n", 1)[1].split("\n## ", 1)[0]
+    parts = re.split(r"\n#{3,4} (\w+)\n", section)  # text, name, text, name, text...
+    examples = {}
+    for name, text in zip(parts[1::2], parts[2::2], strict=True):
+        found = re.search(r"```\w*\n(.*?)```", text, re.DOTALL)
+        if found:
+            examples[name] = found.group(1)
+    return examples
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:

@@ -7,10 +7,14 @@
   stores and uid spellings, tricky ones included.
 - :class:`TransportTests` (``transports.py``): the Transport contract as
   pytest tests, which a transport subclasses in a few lines.
+- :class:`CodecTests` (``codecs.py``): the Codec contract as pytest tests
+  (hypothesis round trips, the marker, cuts, damaged and dangerous files),
+  which a codec subclasses in a few lines.
 
 Needs the ``test`` extra (hypothesis, pytest).
 """
 
+from storagebackend.testing.codecs import CodecTests
 from storagebackend.testing.machine import StorageMachine
 from storagebackend.testing.strategies import (
     TRICKY_KEYS,
@@ -27,6 +31,7 @@ from storagebackend.testing.transports import TransportTests
 __all__ = [
     "TRICKY_KEYS",
     "TRICKY_VALUES",
+    "CodecTests",
     "StorageMachine",
     "TransportTests",
     "documents",
